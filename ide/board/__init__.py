@@ -1,0 +1,1 @@
+"""Board connection: port discovery, serial link, the MicroPython REPL protocol, the virtual board."""

@@ -1,0 +1,91 @@
+"""The ``mipy-studio`` command line. Everything the window does, the command line can do too.
+
+Each area registers its sub-commands from its own module (``board_commands``, ``flasher_commands``, ...) through
+``add_commands(subparsers)``; every handler takes the parsed arguments and returns an exit code. Errors from the
+core are turned into one clear line here, and nowhere else in the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from ide import __version__
+from ide.errors import MipyError, UsageError
+from ide.explain import explain
+
+# Modules that contribute sub-commands; a module that is not there yet is skipped.
+COMMAND_MODULES = (
+    "ide.cli.board_commands",
+    "ide.cli.file_commands",
+    "ide.cli.flasher_commands",
+    "ide.cli.project_commands",
+)
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mipy-studio",
+        description="MiPy Studio: an IDE for ESP8266/ESP32 boards running MicroPython. "
+        "Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"mipy-studio {__version__}")
+    parser.add_argument(
+        "--port", "-p", default=os.environ.get("MIPY_PORT"),
+        help="serial device, pyserial URL (socket://, rfc2217://) or 'virtual' (default: $MIPY_PORT)",
+    )
+    parser.add_argument("--baud", type=int, default=115200, help="baud rate of the board's REPL (default 115200)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board (default 10)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log what happens on the wire")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            if missing.name != module_name:
+                raise
+            continue
+        module.add_commands(subparsers)
+    return parser
+
+
+def open_gui(args: argparse.Namespace) -> int:
+    try:
+        from ide.ui.app import run_app
+    except ModuleNotFoundError as missing:
+        if not (missing.name or "").startswith("ide.ui"):
+            raise
+        build_parser().print_help()
+        return 0
+    return run_app(port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            return open_gui(args)
+        return handler(args)
+    except MipyError as error:
+        print(f"mipy-studio: {explain(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("mipy-studio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def require_port(args: argparse.Namespace) -> str:
+    """The port a board command talks to; a clear error when none was given."""
+    if not args.port:
+        raise UsageError("--port", "no port given: use --port PORT (see 'mipy-studio ports') or set MIPY_PORT")
+    return args.port

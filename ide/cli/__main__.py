@@ -1,0 +1,5 @@
+import sys
+
+from ide.cli import main
+
+sys.exit(main())

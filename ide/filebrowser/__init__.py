@@ -1,0 +1,1 @@
+"""The board file system: listing, transfers (atomic, verified), sync primitives."""

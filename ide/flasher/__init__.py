@@ -1,0 +1,1 @@
+"""Firmware flashing on esptool, and the simulated ESP chip used to test it."""

@@ -1,0 +1,1 @@
+"""Projects: templates, mpy-cross builds, sync and Run project."""
