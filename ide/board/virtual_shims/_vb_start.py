@@ -1,0 +1,226 @@
+# Start-up of the virtual board (MicroPython code, run by the unix port as `micropython -i _vb_start.py ARGS`).
+#
+# It makes the unix port look like an ESP32 after a reset: the board's folder becomes "/" (nothing outside it is
+# reachable), the shims and the host state folder are served under hidden paths, the file system has an ESP32's
+# capacity (and optionally its write speed), then boot.py and main.py run like pyexec_file does on a chip, and
+# `-i` leaves us at the friendly REPL.
+#
+# ARGS is the path of a JSON file the host wrote: root, shims, state, control_fd, run_main, fs_size,
+# flash_model, sentinel.
+# Everything lives inside classes and one function, deleted at the end, so that __main__'s globals hold only
+# what boot.py and main.py define, as on a chip.
+
+
+def _vb_normalise(path):
+    # Resolve "." and ".." against "/" so that "/../../etc/passwd" stays inside the board, as on a chip.
+    parts = []
+    for part in path.split("/"):
+        if part == "" or part == ".":
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+class _VbFlashFile:
+    ENOSPC = 28
+    SECTOR = 4096
+
+    # A file opened for writing: counts bytes against the capacity and, with the flash model on, takes as long
+    # as an ESP32's SPI flash would (about 60 KB/s, plus a 40 ms stall for each 4 KB sector erased). While the
+    # interpreter waits here it does not read stdin, so a host that overruns the UART buffer loses bytes, as
+    # on a chip.
+    def __init__(self, fs, inner, slow):
+        self._fs = fs
+        self._inner = inner
+        self._slow = slow
+        self._written = 0
+
+    def write(self, data):
+        n = len(data)
+        if self._fs.used + n > self._fs.capacity:
+            raise OSError(self.ENOSPC)
+        if self._slow:
+            sectors_before = self._written // self.SECTOR
+            delay_us = n * 1000000 // 60000
+            sectors_after = (self._written + n) // self.SECTOR
+            delay_us += (sectors_after - sectors_before) * 40000
+            if delay_us:
+                import time
+                time.sleep_us(delay_us)
+        result = self._inner.write(data)
+        self._written += n
+        self._fs.used += n
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._inner.close()
+
+    def __iter__(self):
+        return iter(self._inner)
+
+
+class _VbRootFs:
+    # The board's "/" as a Python VFS: routes the hidden shim/state paths to their host folders, keeps every
+    # other path inside the board folder, and enforces the file-system size an ESP32 partition has.
+    SHIMS = "/__vb_shims__"
+    STATE = "/__vb_state__"
+    BLOCK = 4096
+
+    def __init__(self, root, shims, state, capacity, slow, normalise):
+        import vfs
+
+        self.board = vfs.VfsPosix(root)
+        self.hidden = {self.SHIMS: vfs.VfsPosix(shims), self.STATE: vfs.VfsPosix(state)}
+        self.normalise = normalise
+        self.capacity = capacity
+        self.slow = slow
+        self.used = self._usage("/")
+
+    def _usage(self, path):
+        total = 0
+        for entry in self.board.ilistdir(path):
+            name, kind = entry[0], entry[1]
+            child = path.rstrip("/") + "/" + name
+            if kind == 0x4000:
+                total += self._usage(child)
+            else:
+                total += self.board.stat(child)[6]
+        return total
+
+    def _route(self, path):
+        path = self.normalise(path)
+        for prefix, fs in self.hidden.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return fs, path[len(prefix):] or "/"
+        return self.board, path
+
+    def _size(self, path):
+        try:
+            st = self.board.stat(path)
+        except OSError:
+            return 0
+        return 0 if st[0] & 0x4000 else st[6]
+
+    def mount(self, readonly, mkfs):
+        pass
+
+    def umount(self):
+        pass
+
+    def open(self, path, mode):
+        fs, inner = self._route(path)
+        if fs is not self.board or not ("w" in mode or "a" in mode or "+" in mode):
+            return fs.open(inner, mode)
+        if "w" in mode:
+            self.used -= self._size(inner)
+        return _VbFlashFile(self, fs.open(inner, mode), self.slow)
+
+    def ilistdir(self, path):
+        fs, inner = self._route(path)
+        return fs.ilistdir(inner)
+
+    def stat(self, path):
+        fs, inner = self._route(path)
+        return fs.stat(inner)
+
+    def statvfs(self, path):
+        blocks = self.capacity // self.BLOCK
+        free = max(0, (self.capacity - self.used) // self.BLOCK)
+        return (self.BLOCK, self.BLOCK, blocks, free, free, 0, 0, 0, 0, 255)
+
+    def mkdir(self, path):
+        fs, inner = self._route(path)
+        return fs.mkdir(inner)
+
+    def rmdir(self, path):
+        fs, inner = self._route(path)
+        return fs.rmdir(inner)
+
+    def remove(self, path):
+        fs, inner = self._route(path)
+        size = self._size(inner) if fs is self.board else 0
+        fs.remove(inner)
+        self.used -= size
+
+    def rename(self, old, new):
+        fs, old_inner = self._route(old)
+        fs_new, new_inner = self._route(new)
+        if fs is not fs_new:
+            raise OSError(18)  # EXDEV
+        replaced = self._size(new_inner) if fs is self.board else 0
+        fs.rename(old_inner, new_inner)
+        self.used -= replaced
+
+    def chdir(self, path):
+        pass
+
+    def getcwd(self):
+        return ""
+
+
+def _vb_boot(main_globals):
+    import sys
+    import json
+    import os
+    import vfs
+
+    args = json.load(open(sys.argv[1]))
+    # Opened before "/" is replaced: the host's end of the control channel (hard reset, deep sleep requests).
+    control = open("/dev/fd/%d" % args["control_fd"], "w")
+    vfs.umount("/")
+    vfs.mount(_VbRootFs(args["root"], args["shims"], args["state"], args["fs_size"], args["flash_model"],
+                        _vb_normalise), "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib", _VbRootFs.SHIMS]
+    sys.argv[:] = []
+    import _vb
+
+    _vb._control = control
+    # Until here a KeyboardInterrupt would have left the unix port at a REPL with the host's "/" as its root;
+    # the host holds Ctrl-C back until this line arrives.
+    control.write("interruptible\n")  # unbuffered on the unix port; flush() would fsync a pipe: EINVAL
+
+    def run_file(name):
+        # Like pyexec_file on a chip: run the script in __main__'s globals, print an uncaught exception's
+        # traceback (without this wrapper's frames), and treat SystemExit as a soft reset.
+        try:
+            os.stat(name)
+        except OSError:
+            return
+        try:
+            exec(compile(open(name).read(), name, "exec"), main_globals)
+        except SystemExit:
+            _vb.soft_reset()
+        except BaseException as error:
+            import io
+            text = io.StringIO()
+            sys.print_exception(error, text)
+            lines = text.getvalue().split("\n")
+            if lines[0].startswith("Traceback"):
+                lines = [lines[0]] + [line for line in lines[1:] if not line.startswith('  File "<stdin>"')
+                                      and "_vb_start.py" not in line]
+            sys.stdout.write("\n".join(lines))
+
+    try:
+        run_file("boot.py")
+        if args["run_main"]:
+            run_file("main.py")
+    except KeyboardInterrupt:
+        pass  # Ctrl-C between the two scripts: on a chip too, the REPL simply starts
+    finally:
+        # The host drops what the unix port prints after this marker (its own banner) and shows an ESP32's.
+        sys.stdout.write(args["sentinel"])
+
+
+_vb_boot(globals())
+del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile
