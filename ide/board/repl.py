@@ -46,9 +46,15 @@ _FRAME = re.compile(r'^\s*File "([^"]*)", line (\d+)')
 _ERRNO = re.compile(r"^\[Errno (\d+)\]")
 
 
+# Frames of the virtual board's own machinery (its file system and shims), which a real chip does not have.
+_VIRTUAL_BOARD_FRAME = re.compile(r'^\s*File "[^"]*(_vb_start\.py|/__vb_shims__/[^"]*)"')
+
+
 def parse_traceback(text: str) -> DeviceTraceback:
     """Turn the text MicroPython prints for an uncaught exception into a structured error."""
-    lines = [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+    lines = [line for line in text.replace("\r\n", "\n").split("\n")
+             if line.strip() and not _VIRTUAL_BOARD_FRAME.match(line)]
+    text = "\n".join(lines) + "\n"
     file = line_number = None
     for line in lines:
         frame = _FRAME.match(line)
@@ -75,6 +81,8 @@ class Repl:
         self.default_timeout = default_timeout
         self.in_raw_repl = False
         self.use_raw_paste = True
+        # Once a board has answered, silence means it hung (a timeout), not that it lacks MicroPython.
+        self.has_answered = False
 
     # --- prompts --------------------------------------------------------------------------------------------
 
@@ -95,10 +103,17 @@ class Repl:
             seen += chunk
             if seen.endswith(FRIENDLY_PROMPT):
                 self.in_raw_repl = False
+                self.has_answered = True
                 return bytes(seen)
             if seen.endswith(RAW_PROMPT) or seen.endswith(END_OF_OUTPUT + b">"):
+                # Our "\r" may sit in the raw REPL's line buffer now; Ctrl-A starts the raw REPL afresh.
+                self.link.write(CTRL_A)
+                self.link.read_until(RAW_PROMPT, max(1.0, deadline - time.monotonic()), "resetting raw REPL")
                 self.in_raw_repl = True
+                self.has_answered = True
                 return bytes(seen)
+        if self.has_answered:
+            raise BoardTimeoutError("interrupt", timeout, bytes(seen[-200:]))
         if not seen:
             raise NoReplError(self.link.name, b"")
         if FRIENDLY_PROMPT not in seen and b"raw REPL" not in seen:

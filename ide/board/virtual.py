@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import importlib.util
 import json
 import logging
@@ -71,8 +72,9 @@ MACHINE_RESET_CAUSE = {"POWERON_RESET": 1, "HARD_RESET": 2, "WDT": 3, "DEEPSLEEP
 
 # Two SIGINTs closer than this kill the unix port (the second lands before the first is handled).
 SIGINT_SPACING_S = 0.05
-# An ESP32 with MicroPython and no PSRAM has about this much heap.
-DEFAULT_HEAP = 128 * 1024
+# An ESP32 with MicroPython and no PSRAM has about 110 KB free at the prompt. The virtual board's heap also
+# holds the hardware shims (machine, network...: about 35 KB once imported), which on a chip live in flash.
+DEFAULT_HEAP = 160 * 1024
 # The "vfs" partition of a 4 MB ESP32 MicroPython build.
 DEFAULT_FS_SIZE = 2 * 1024 * 1024
 # Output the host does not read for this long is dropped, as a USB-serial chip drops what nobody reads.
@@ -303,7 +305,10 @@ class VirtualBoard:
             {"ssid": "VirtualWiFi", "password": "micropython", "rssi": -48, "authmode": 3},
             {"ssid": "Neighbours", "password": "not-yours", "rssi": -80, "authmode": 3}]}
         (self.state_dir / "network.json").write_text(json.dumps(network))
-        (self.state_dir / "virtual.json").write_text(json.dumps({"print_pins": self.config.print_pins}))
+        # A chip's unique id never changes: derive it from the board's folder so it survives restarts.
+        unique_id = hashlib.sha256(str(self.root_dir.resolve()).encode()).hexdigest()[:12]
+        (self.state_dir / "virtual.json").write_text(json.dumps({"print_pins": self.config.print_pins,
+                                                                 "unique_id": unique_id}))
 
     def _read_state(self, name: str, default):
         try:
@@ -411,7 +416,8 @@ class VirtualBoard:
         if not words:
             return
         if words[0] == "reset":
-            self._boot(words[1] if len(words) > 1 else "SW_CPU_RESET", raw=False, announce=True)
+            cause = words[1] if len(words) > 1 and words[1] in ROM_RESET_CODES else "SW_CPU_RESET"
+            self._boot(cause, raw=False, announce=True)
         elif words[0] == "soft":
             self._boot("SOFT_RESET", raw=self._raw_mode, announce=False)
         elif words[0] == "deepsleep":

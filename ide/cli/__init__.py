@@ -67,6 +67,11 @@ def open_gui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--run-micropython"]:
+        # In the installed bundle the virtual board's interpreter is started through our own executable.
+        from micropython_unix import run_main
+        return run_main(["micropython"] + argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

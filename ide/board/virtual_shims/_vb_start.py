@@ -82,6 +82,7 @@ class _VbRootFs:
         self.board = vfs.VfsPosix(root)
         self.hidden = {self.SHIMS: vfs.VfsPosix(shims), self.STATE: vfs.VfsPosix(state)}
         self.normalise = normalise
+        self.file_class = _VbFlashFile  # module names are deleted after boot; keep what we need here
         self.capacity = capacity
         self.slow = slow
         self.used = self._usage("/")
@@ -123,11 +124,15 @@ class _VbRootFs:
             return fs.open(inner, mode)
         if "w" in mode:
             self.used -= self._size(inner)
-        return _VbFlashFile(self, fs.open(inner, mode), self.slow)
+        return self.file_class(self, fs.open(inner, mode), self.slow)
 
     def ilistdir(self, path):
+        # LittleFS on a chip gives (name, type, inode, size); the unix VfsPosix leaves the size out.
         fs, inner = self._route(path)
-        return fs.ilistdir(inner)
+        base = inner.rstrip("/") + "/"
+        for entry in fs.ilistdir(inner):
+            size = 0 if entry[1] == 0x4000 else fs.stat(base + entry[0])[6]
+            yield (entry[0], entry[1], 0, size)
 
     def stat(self, path):
         fs, inner = self._route(path)

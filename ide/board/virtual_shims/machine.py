@@ -31,7 +31,7 @@ def _record(pid, **state):
     st.update(state)
     _vb.write_state("pins.json", _pins)
     if _print_pins:
-        print("[pin %s] %s" % (pid, " ".join("%s=%s" % kv for kv in sorted(state.items()))))
+        print("[pin %s] %s" % (pid, " ".join("%s=%s" % kv for kv in sorted(state.items()) if kv[0] != "mode_n")))
 
 
 # ---- Pin ------------------------------------------------------------------------------------------------------

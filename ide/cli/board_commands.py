@@ -1,0 +1,188 @@
+"""Board commands: ports, info, exec, run, repl, reset, rescue, virtual-board."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+
+from ide.board import ports as port_discovery
+from ide.board import virtual
+from ide.board.board import Board
+from ide.errors import UsageError
+from ide.cli import require_port
+
+REPL_EXIT_KEY = b"\x1d"  # Ctrl-]
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ports", help="list serial ports, likely ESP boards first")
+    parser.add_argument("--all", action="store_true", help="also list ports that are unlikely to be boards")
+    parser.set_defaults(handler=cmd_ports)
+
+    parser = subparsers.add_parser("info", help="what the board is: MicroPython version, chip, RAM, flash")
+    parser.set_defaults(handler=cmd_info)
+
+    parser = subparsers.add_parser("exec", help="run a line of Python on the board and print its output")
+    parser.add_argument("code")
+    parser.set_defaults(handler=cmd_exec)
+
+    parser = subparsers.add_parser("run", help="run a local file on the board, streaming its output (Ctrl-C stops)")
+    parser.add_argument("file", type=Path)
+    parser.set_defaults(handler=cmd_run)
+
+    parser = subparsers.add_parser("repl", help="interactive REPL (Ctrl-] to leave)")
+    parser.set_defaults(handler=cmd_repl)
+
+    parser = subparsers.add_parser("reset", help="soft reset (runs boot.py and main.py) and show the output")
+    parser.add_argument("--hard", action="store_true", help="reset the chip itself (machine.reset())")
+    parser.set_defaults(handler=cmd_reset)
+
+    parser = subparsers.add_parser("rescue", help="regain control of a board whose main.py never lets go")
+    parser.add_argument("--move-main", action="store_true",
+                        help="rename main.py to main.py.disabled so the board stays at the prompt")
+    parser.set_defaults(handler=cmd_rescue)
+
+    parser = subparsers.add_parser(
+        "virtual-board", help="run a virtual board and print its device path, for mpremote, Thonny, a terminal")
+    parser.add_argument("--dir", type=Path, help="the board's file system folder (default: in your data folder)")
+    parser.add_argument("--baud", dest="vb_baud", type=int, default=115200,
+                        help="wire speed to emulate; 0 = unlimited (default 115200)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency each way, in milliseconds")
+    parser.add_argument("--rx-buffer", type=int, default=256, help="UART receive buffer in bytes; 0 = unbounded")
+    parser.add_argument("--flash-model", action="store_true", help="pace file writes like an ESP32's flash")
+    parser.add_argument("--heap", type=int, default=virtual.DEFAULT_HEAP, help="heap size in bytes")
+    parser.set_defaults(handler=cmd_virtual_board)
+
+
+def open_board(args: argparse.Namespace, interrupt: bool = True) -> Board:
+    return Board.open(require_port(args), baud=args.baud, timeout=args.timeout, interrupt=interrupt)
+
+
+def _write_out(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    for port in port_discovery.list_board_ports(include_unlikely=args.all):
+        marker = "*" if port.likelihood >= 3 else " "
+        print(f"{marker} {port.device:<20} {port.description}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with open_board(args) as board:
+        info = board.info()
+    rows = [("MicroPython", info.version), ("platform", info.platform + (" (virtual)" if info.virtual else "")),
+            ("machine", info.machine), (".mpy version", f"{info.mpy_version}.{info.mpy_sub_version}"),
+            ("native arch", info.mpy_arch or "none"), ("RAM free", f"{info.mem_free} bytes"),
+            ("flash", f"{info.fs_free} of {info.fs_total} bytes free"), ("unique id", info.unique_id or "-")]
+    for name, value in rows:
+        print(f"{name:<13} {value}")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    with open_board(args) as board:
+        board.exec(args.code, on_output=_write_out)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        source = args.file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(str(args.file), f"cannot read: {error.strerror}") from error
+    with open_board(args) as board:
+        cancel = threading.Event()
+        result: dict = {}
+
+        def follow() -> None:
+            try:
+                result["interrupted"] = board.run(source, _write_out, cancel)
+            except BaseException as error:  # handed to the main thread below
+                result["error"] = error
+
+        runner = threading.Thread(target=follow, daemon=True)
+        runner.start()
+        while runner.is_alive():
+            try:
+                runner.join(0.1)
+            except KeyboardInterrupt:
+                cancel.set()
+        if "error" in result:
+            raise result["error"]
+    if result.get("interrupted"):
+        print("\n[stopped]", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    with open_board(args) as board:
+        if args.hard:
+            board.hard_reset(on_output=_write_out)
+        else:
+            board.soft_reset(on_output=_write_out)
+        _write_out(b">>> \n")
+    return 0
+
+
+def cmd_rescue(args: argparse.Namespace) -> int:
+    with open_board(args, interrupt=False) as board:
+        print("rescuing: interrupting the board across a reset (press its RESET button if nothing happens)...",
+              file=sys.stderr)
+        moved = board.rescue(move_main_aside=args.move_main)
+        print("the board is at the prompt" + (f"; main.py moved to {moved}" if moved else ""))
+    return 0
+
+
+def cmd_repl(args: argparse.Namespace) -> int:
+    with open_board(args, interrupt=False) as board:
+        print("Connected to", args.port, "- Ctrl-] to leave", file=sys.stderr)
+        stdin = sys.stdin.fileno()
+        interactive = os.isatty(stdin)
+        saved = termios.tcgetattr(stdin) if interactive else None
+        try:
+            if interactive:
+                tty.setraw(stdin)
+            board.terminal_write(b"\r")
+            while True:
+                data = board.terminal_read(0.02)
+                if data:
+                    _write_out(data)
+                if select.select([stdin], [], [], 0)[0]:
+                    typed = os.read(stdin, 1024)
+                    if not typed or REPL_EXIT_KEY in typed:
+                        break
+                    board.terminal_write(typed.replace(b"\n", b"\r") if not interactive else typed)
+        finally:
+            if saved is not None:
+                termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        print(file=sys.stderr)
+    return 0
+
+
+def cmd_virtual_board(args: argparse.Namespace) -> int:
+    config = virtual.VirtualBoardConfig(root_dir=args.dir, baud=args.vb_baud, latency_s=args.latency_ms / 1000,
+                                        rx_buffer=args.rx_buffer, flash_model=args.flash_model,
+                                        heap_size=args.heap)
+    board = virtual.VirtualBoard(config)
+    device = board.start()
+    print(device, flush=True)
+    print(f"virtual board running; files in {board.root_dir}. Ctrl-C to stop.", file=sys.stderr, flush=True)
+    try:
+        while board.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.stop()
+    return 0
