@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade "pip>=24"
 	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]"
+	# MicroPython type stubs for completion, one folder per port (ide/lang/stubs.py reads them; an installer
+	# ships resources/stubs/ as is). --no-deps: their one dependency, micropython-stdlib-stubs, only adds
+	# helper types (_mpy_shed); completion and call tips work without it.
+	rm -rf resources/stubs/esp32 resources/stubs/esp8266
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --target resources/stubs/esp32 "micropython-esp32-stubs==1.29.0.post1"
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --target resources/stubs/esp8266 "micropython-esp8266-stubs==1.29.0.post1"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -196,6 +196,7 @@ class VirtualBoard:
         self._host_backlog_since = 0.0
         self._raw_mode = False
         self._output_tail = b""
+        self._quiet_boot = False
         self._boot_phase = "running"  # "boot" (until the sentinel), "banner" (drop unix banner), "raw-enter"
         self._boot_hold = b""
         self._last_sigint = 0.0
@@ -336,11 +337,12 @@ class VirtualBoard:
         self._to_board.clear()
         self._interruptible = False
         self._held_ctrl_c = 0
+        self._quiet_boot = cause == "QUIET"
         if cause == "SOFT_RESET":
             self._emit(SOFT_REBOOT)
         elif announce:
             self._emit(ROM_BOOT_TEXT % (ROM_RESET_CODES.get(cause, 0xC), cause.encode()))
-        if cause != "SOFT_RESET":
+        if cause not in ("SOFT_RESET", "QUIET"):
             self.resets += 1
             (self.state_dir / "boot.json").write_text(
                 json.dumps({"reset_cause": MACHINE_RESET_CAUSE.get(cause, 2)}))
@@ -348,7 +350,7 @@ class VirtualBoard:
         self._boot_phase = "boot"
         self._boot_hold = b""
         args = {"root": str(self.root_dir.resolve()), "shims": str(SHIMS_DIR), "state": str(self.state_dir),
-                "control_fd": self._control_write, "run_main": not raw, "fs_size": self.config.fs_size,
+                "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.config.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL}
         args_path = self.state_dir / "boot_args.json"
         args_path.write_text(json.dumps(args))
@@ -413,6 +415,7 @@ class VirtualBoard:
             self._handle_request(line.decode("ascii", "replace").split())
 
     def _handle_request(self, words: list[str]) -> None:
+        log.debug("control request %s", words)
         if not words:
             return
         if words[0] == "reset":
@@ -443,7 +446,12 @@ class VirtualBoard:
         if code is None:
             return
         self._process = None
-        if code == 0:
+        if code == -signal.SIGINT and time.monotonic() - self._last_sigint < 2.0:
+            # Ctrl-C landed in the instant the unix port switched between running code and its REPL, when it
+            # has no handler: a chip would just show the prompt again, so restart without a word.
+            log.info("micropython died of a Ctrl-C between states; restarting quietly")
+            self._boot("QUIET", raw=self._raw_mode, announce=False)
+        elif code == 0:
             # Ctrl-D at the friendly REPL, Ctrl-D on an empty raw REPL, sys.exit(): a chip soft-reboots.
             self._boot("SOFT_RESET", raw=self._raw_mode, announce=False)
         else:
@@ -535,7 +543,7 @@ class VirtualBoard:
         wait = self._last_sigint + SIGINT_SPACING_S - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        if self._process is not None:
+        if self._process is not None and self._sigint_caught():
             try:
                 os.kill(self._process.pid, signal.SIGINT)
             except ProcessLookupError:
@@ -602,7 +610,8 @@ class VirtualBoard:
                 self._flush_to_board(bytes([CTRL_A]))
                 return self._filter_output(rest)
             self._boot_phase = "running"
-            return ESP32_BANNER + FRIENDLY_PROMPT + self._filter_output(rest)
+            banner = b"\r\n" if self._quiet_boot else ESP32_BANNER
+            return banner + FRIENDLY_PROMPT + self._filter_output(rest)
         if self._boot_phase == "raw-enter":
             self._boot_hold += data
             index = self._boot_hold.find(RAW_REPL_BANNER)
@@ -611,7 +620,7 @@ class VirtualBoard:
             rest = self._boot_hold[index + len(RAW_REPL_BANNER):]
             self._boot_hold = b""
             self._boot_phase = "running"
-            return RAW_REPL_BANNER + self._filter_output(rest)
+            return (b"" if self._quiet_boot else RAW_REPL_BANNER) + self._filter_output(rest)
         self._track_mode(data)
         # Ctrl-B from raw REPL prints the interpreter's banner: show the ESP32's there too.
         return UNIX_BANNER.sub(ESP32_BANNER.split(b"\r\n")[0] + b"\r\n", data)

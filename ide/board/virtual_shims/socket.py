@@ -64,6 +64,8 @@ def _addr(a):
 
 
 class socket(_s.socket):
+    _vb_sock = True  # see select.py: polled by file descriptor
+
     def bind(self, addr):
         super().bind(_addr(addr))
 

@@ -1,0 +1,46 @@
+# mqtt_relay: a relay switched over MQTT and by a local button; its state is published retained.
+import asyncio
+import config
+from mipy import app, hw, log, mqtt, secret
+
+relay = hw.Relay(config.relay_pin, config.relay_active_high)
+SET, STATE = config.topic + "/relay/set", config.topic + "/relay/state"
+client = None
+
+
+def show():
+    client.publish(STATE, "on" if relay.state else "off", retain=True)
+
+
+def on_message(topic, msg, retained):
+    if topic == SET:
+        cmd = msg.decode().strip().lower()
+        if cmd in ("on", "1", "true"):
+            relay.on()
+        elif cmd in ("off", "0", "false"):
+            relay.off()
+        elif cmd == "toggle":
+            relay.toggle()
+        else:
+            log.warn("relay: unknown command %s", cmd)
+            return
+        log.info("relay: %s", "on" if relay.state else "off")
+        show()
+
+
+def pressed():
+    relay.toggle()
+    show()
+
+
+async def main():
+    global client
+    client = mqtt.MQTT(config.device_name, config.mqtt_server, config.mqtt_port, config.mqtt_user,
+                       secret.get("mqtt_password"), status_topic=config.topic + "/status",
+                       on_message=on_message, on_connect=show)
+    client.subscribe(SET, 1)
+    hw.Button(config.button_pin, on_press=pressed)
+    await client.run()
+
+
+app.run(main, config)

@@ -1,0 +1,74 @@
+"""esptool's output, routed into our logging and progress callbacks.
+
+esptool v5 writes through one replaceable logger (``esptool.logger.log.set_logger``); nothing it says reaches
+stdout while :func:`esptool_output` is active. Its progress bars arrive as ``progress_bar(done, total)`` and go
+to the caller's ``progress(done, total)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from esp_pylib.logger import EspLog
+from esptool.logger import TemplateLogger, log as esptool_log
+from esptool.reset import ResetStrategy
+
+Progress = Callable[[int, int], None]
+
+logger = logging.getLogger("ide.flasher.esptool")
+
+# esptool keeps one global logger; operations that install ours must not interleave.
+_install_lock = threading.RLock()
+
+
+class CallbackLogger(TemplateLogger):
+    """esptool's TemplateLogger: text to :mod:`logging`, progress bars to a callback."""
+
+    def __init__(self, progress: Progress | None = None):
+        self.progress = progress
+
+    def print(self, *args, **kwargs):
+        text = kwargs.get("sep", " ").join(str(arg) for arg in args).strip()
+        if text:
+            logger.info("%s", text)
+
+    def note(self, message: str):
+        logger.info("note: %s", message)
+
+    def warning(self, message: str):
+        logger.warning("%s", message)
+
+    def error(self, message: str):
+        logger.error("%s", message)
+
+    def stage(self, finish: bool = False):
+        pass
+
+    def progress_bar(self, cur_iter: int, total_iters: int, prefix: str = "", suffix: str = "",
+                     bar_length: int = 30):
+        if self.progress is not None:
+            self.progress(cur_iter, total_iters)
+
+    def set_verbosity(self, verbosity: str):
+        pass
+
+
+@contextmanager
+def esptool_output(progress: Progress | None = None) -> Iterator[CallbackLogger]:
+    """Install a :class:`CallbackLogger` for the duration of the block, restoring esptool's previous logger."""
+    with _install_lock:
+        previous = EspLog.instance
+        callback_logger = CallbackLogger(progress)
+        esptool_log.set_logger(callback_logger)
+        # The "Chip was NOT reset" warning is bound to esptool's console logger when esptool is imported, so
+        # set_logger does not reach it; a pty or RFC2217 port without modem lines triggers it on every connect.
+        previous_reset_warning = ResetStrategy.print_once
+        ResetStrategy.print_once = staticmethod(lambda message, *_args, **_kwargs: logger.warning("%s", message))
+        try:
+            yield callback_logger
+        finally:
+            ResetStrategy.print_once = previous_reset_warning
+            EspLog.instance = previous
