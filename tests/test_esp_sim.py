@@ -199,3 +199,24 @@ def test_dtr_rts_reset_circuit():
         simulator.set_lines(dtr=False, rts=True)
         simulator.set_lines(dtr=False, rts=False)   # EN released with IO0 high: boots the (blank) flash
         assert simulator.mode != "download" and simulator.boot_count == 1
+
+
+@pytest.mark.parametrize("chip_key", ["esp32c3", "esp32s3"])
+def test_c3_s3_detected_by_security_info_and_flashed_at_zero(chip_key, tmp_path):
+    image = build_test_image(CHIPS[chip_key], 50_000)
+    (tmp_path / "img.bin").write_bytes(image)
+    with EspSimulator(chip_key) as simulator:
+        out = ok(esptool(simulator.device, "chip-id"))
+        assert f"Chip type:          {CHIPS[chip_key].display_name} (QFN" in out
+        ok(esptool(simulator.device, "write-flash", "0x0", str(tmp_path / "img.bin")))
+        back = tmp_path / "back.bin"
+        ok(esptool(simulator.device, "read-flash", "0x0", str(len(image)), str(back)))
+        assert back.read_bytes() == image
+
+
+def test_rom_flash_write_error_is_reported(tmp_path):
+    (tmp_path / "img.bin").write_bytes(build_test_image(CHIPS["esp32"], 30_000))
+    with EspSimulator("esp32") as simulator:
+        simulator.fail_flash_writes(0x2000)
+        result = esptool(simulator.device, "--no-stub", "write-flash", "0x1000", str(tmp_path / "img.bin"))
+        assert result.returncode != 0 and "Flash write error" in result.stdout + result.stderr

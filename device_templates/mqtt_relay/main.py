@@ -1,5 +1,4 @@
 # mqtt_relay: a relay switched over MQTT and by a local button; its state is published retained.
-import asyncio
 import config
 from mipy import app, hw, log, mqtt, secret
 

@@ -66,7 +66,7 @@ def esptool_output(progress: Progress | None = None) -> Iterator[CallbackLogger]
         # The "Chip was NOT reset" warning is bound to esptool's console logger when esptool is imported, so
         # set_logger does not reach it; a pty or RFC2217 port without modem lines triggers it on every connect.
         previous_reset_warning = ResetStrategy.print_once
-        ResetStrategy.print_once = staticmethod(lambda message, *_args, **_kwargs: logger.warning("%s", message))
+        ResetStrategy.print_once = staticmethod(lambda message, *_args, **_kwargs: logger.info("%s", message))
         try:
             yield callback_logger
         finally:

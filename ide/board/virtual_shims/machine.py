@@ -212,7 +212,7 @@ class PWM:
         if freq is not None:
             self._freq = freq
         if duty is not None:
-            self._duty = duty * 65535 // 1023
+            self._duty = (duty * 65535 + 511) // 1023
         if duty_u16 is not None:
             self._duty = duty_u16
         if duty_ns is not None:
@@ -234,7 +234,7 @@ class PWM:
 
     def duty(self, d=None):
         if d is None:
-            return self._duty * 1023 // 65535
+            return (self._duty * 1023 + 32767) // 65535
         self.init(duty=d)
 
     def duty_u16(self, d=None):

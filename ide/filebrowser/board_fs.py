@@ -1,0 +1,459 @@
+"""The board's file system: list, stat, mkdir, remove, rename, and fast, atomic, verified transfers.
+
+Built on :meth:`Board.exec` and the raw link only (see ``board_code`` for the board side and its wire protocol).
+Every write goes to a temporary name next to the target and is renamed over it only after the hash of the file
+on the board's flash matches the host's; a failure at any byte leaves the old file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import logging
+import os
+import posixpath
+import threading
+import zlib
+from pathlib import Path
+from typing import Callable
+
+from ide.board.board import Board
+from ide.board.repl import END_OF_OUTPUT, parse_traceback
+from ide.errors import (BoardError, BoardFileError, BoardTimeoutError, Cancelled, DeviceTraceback, MipyError,
+                        PortVanishedError)
+from ide.filebrowser import board_code
+from ide.filebrowser.errors import (BoardFileExists, BoardFileNotFound, BoardNoSpace, LocalFileError,
+                                    PathOutsideBoard, TransferVerifyError)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+TEMP_SUFFIX = ".mipy-tmp"
+# Keep this much free on the board: LittleFS needs a few blocks of its own to rename and update metadata.
+FS_RESERVE = 8 * 1024
+# Compression pays when it saves at least this share of the bytes (deflate with a 1 KB window, wbits=10,
+# the most an ESP8266's heap affords for the decompressor).
+COMPRESS_MIN_SAVING = 0.1
+DEFLATE_WBITS = 10
+ENOENT, EEXIST, ENOSPC = 2, 17, 28
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardEntry:
+    path: str
+    name: str
+    is_dir: bool
+    size: int
+    mtime: int | None = None
+
+
+def normalise(path: str) -> str:
+    """An absolute board path; refuses paths that climb out of the file system."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise PathOutsideBoard(str(path))
+    if not path.startswith("/"):
+        path = "/" + path
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise PathOutsideBoard(path)
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _literal(text: str) -> str:
+    """A Python string literal for code sent to the board (quotes, backslashes, non-ASCII all safe)."""
+    return repr(text)
+
+
+class BoardFS:
+    """File operations on one board. Not thread-safe: use it from the thread that owns the board."""
+
+    def __init__(self, board: Board):
+        self.board = board
+        self.hash_kind: str | None = None
+        self.can_inflate = False
+
+    # --- helpers on the board -------------------------------------------------------------------------------
+
+    def _ensure_helpers(self) -> None:
+        try:
+            present = self.board.exec("print('_mipy_fs' in globals())").strip() == b"True"
+        except DeviceTraceback:
+            present = False
+        if present and self.hash_kind:
+            return
+        answer = self.board.exec(board_code.HELPERS).decode().split()
+        self.hash_kind, self.can_inflate = answer[0], answer[1] == "True"
+
+    def _call(self, code: str, timeout: float | None = None) -> bytes:
+        """Run helper code, reinstalling the helpers when a soft reset wiped them."""
+        if self.hash_kind is None:
+            self._ensure_helpers()
+        try:
+            return self.board.exec(code, timeout=timeout)
+        except DeviceTraceback as error:
+            if error.exc_type == "NameError" and "_mipy_fs" in error.message:
+                self.hash_kind = None
+                self._ensure_helpers()
+                return self.board.exec(code, timeout=timeout)
+            raise self._translate(error, code) from error
+
+    def _translate(self, error: DeviceTraceback, path: str) -> MipyError:
+        if error.exc_type == "OSError":
+            if error.errno == ENOENT:
+                return BoardFileNotFound(path)
+            if error.errno == EEXIST:
+                return BoardFileExists(path)
+            if error.errno == ENOSPC:
+                return BoardNoSpace(path, 0, 0)
+        return error
+
+    def _host_hash(self, data: bytes) -> str:
+        if self.hash_kind == "sha256":
+            return hashlib.sha256(data).hexdigest()
+        return "%08x" % zlib.crc32(data)
+
+    # --- listing --------------------------------------------------------------------------------------------
+
+    def listdir(self, path: str = "/") -> list[BoardEntry]:
+        path = normalise(path)
+        try:
+            text = self._call(f"_mipy_fs.ls({_literal(path)})")
+        except BoardFileNotFound:
+            raise BoardFileNotFound(path) from None
+        entries = [BoardEntry(posixpath.join(path, name), name, is_dir, 0 if is_dir else size, mtime or None)
+                   for name, is_dir, size, mtime in ast.literal_eval(text.decode("utf-8"))]
+        return sorted(entries, key=lambda entry: (not entry.is_dir, entry.name.lower()))
+
+    def walk(self, path: str = "/") -> list[BoardEntry]:
+        path = normalise(path)
+        try:
+            text = self._call(f"print(repr(_mipy_fs.walk({_literal(path)}, [])))")
+        except BoardFileNotFound:
+            raise BoardFileNotFound(path) from None
+        return [BoardEntry(p, posixpath.basename(p), is_dir, size)
+                for p, is_dir, size in ast.literal_eval(text.decode("utf-8"))]
+
+    def stat(self, path: str) -> BoardEntry:
+        path = normalise(path)
+        try:
+            mode, size, mtime = ast.literal_eval(self._call(
+                f"s = _mipy_fs.os.stat({_literal(path)})\nprint(repr((s[0], s[6], s[8])))").decode())
+        except BoardFileNotFound:
+            raise BoardFileNotFound(path) from None
+        return BoardEntry(path, posixpath.basename(path) or "/", bool(mode & 0x4000), size, mtime or None)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+            return True
+        except BoardFileNotFound:
+            return False
+
+    def df(self) -> tuple[int, int]:
+        """(total, free) bytes of the board's file system."""
+        block, _, blocks, free = ast.literal_eval(
+            self._call("s = _mipy_fs.os.statvfs('/')\nprint(repr((s[0], s[1], s[2], s[3])))").decode())
+        return block * blocks, block * free
+
+    # --- changing -------------------------------------------------------------------------------------------
+
+    def mkdir(self, path: str) -> None:
+        """Create a folder and its parents; an existing folder is fine."""
+        path = normalise(path)
+        try:
+            self._call(f"_mipy_fs.makedirs({_literal(path)})")
+        except BoardFileExists:
+            raise BoardFileExists(path) from None
+
+    def remove(self, path: str, recursive: bool = False) -> None:
+        path = normalise(path)
+        if path == "/":
+            raise PathOutsideBoard(path)
+        entry = self.stat(path)
+        if entry.is_dir:
+            code = f"_mipy_fs.rmtree({_literal(path)})" if recursive else f"_mipy_fs.os.rmdir({_literal(path)})"
+        else:
+            code = f"_mipy_fs.os.remove({_literal(path)})"
+        try:
+            self._call(code)
+        except DeviceTraceback as error:
+            raise BoardFileError(path, f"{error.exc_type}: {error.message}") from error
+
+    def rename(self, old: str, new: str) -> None:
+        old, new = normalise(old), normalise(new)
+        self.stat(old)
+        if self.exists(new):
+            raise BoardFileExists(new)
+        self._call(f"_mipy_fs.os.rename({_literal(old)}, {_literal(new)})")
+
+    def remove_stray_temporaries(self) -> int:
+        """Remove temporary files a broken transfer left behind (the board vanished mid-write)."""
+        return int(self._call(f"_mipy_fs.strays('/', {_literal(TEMP_SUFFIX)})").strip() or 0)
+
+    def hashes(self, paths: list[str]) -> dict[str, str | None]:
+        """Hash of each board file (None when missing), in one round trip."""
+        paths = [normalise(p) for p in paths]
+        return ast.literal_eval(self._call(f"_mipy_fs.hashes({paths!r})", timeout=60).decode())
+
+    # --- transfers ------------------------------------------------------------------------------------------
+
+    def write(self, path: str, data: bytes, progress: Progress | None = None,
+              cancel: threading.Event | None = None, compress: bool | None = None) -> None:
+        """Write ``data`` to ``path`` atomically: temporary file, hash check on the board, rename."""
+        path = normalise(path)
+        if self.hash_kind is None:
+            self._ensure_helpers()
+        directory, name = posixpath.split(path)
+        temporary = posixpath.join(directory, "." + name + TEMP_SUFFIX)
+        total, free = self.df()
+        old_size = 0
+        try:
+            existing = self.stat(path)
+            if existing.is_dir:
+                raise BoardFileError(path, "is a folder")
+            old_size = existing.size
+        except BoardFileNotFound:
+            pass
+        # The temporary copy and the old file coexist until the rename.
+        if len(data) + FS_RESERVE > free:
+            raise BoardNoSpace(path, len(data), max(0, free - FS_RESERVE))
+        wire = data
+        compressed = False
+        if compress is not False and self.can_inflate and data:
+            packer = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WBITS)
+            packed = packer.compress(data) + packer.flush()
+            if len(packed) <= len(data) * (1 - COMPRESS_MIN_SAVING):
+                wire, compressed = packed, True
+        expected = self._host_hash(data)
+        for attempt in (1, 2):
+            try:
+                got = self._put(temporary, wire, compressed, len(data), progress, cancel)
+            except BaseException:
+                self._discard(temporary)
+                raise
+            if got == expected:
+                break
+            log.warning("hash mismatch writing %s (attempt %d): board %s, host %s", path, attempt, got, expected)
+            if attempt == 2:
+                self._discard(temporary)
+                raise TransferVerifyError(path, expected, got)
+        self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})")
+        del old_size, total
+
+    def _put(self, temporary: str, wire: bytes, compressed: bool, size: int, progress: Progress | None,
+             cancel: threading.Event | None) -> str:
+        link = self.board.link
+        repl = self.board.repl
+        repl.enter_raw()
+        repl.send_code(f"_mipy_fs.put({_literal(temporary)}, {len(wire)}, {compressed})\n", self.board.timeout)
+        timeout = self.board.timeout
+        credits = 0
+        sent = 0
+        if progress:
+            progress(0, size)
+        try:
+            while sent < len(wire) or credits < 0:
+                while credits == 0 or (link.port.in_waiting and sent < len(wire)):
+                    byte = link.read_exactly(1, timeout, "writing a file (waiting for the board)")
+                    if byte == board_code.ACK:
+                        credits += 1
+                    elif byte == END_OF_OUTPUT:
+                        # The board stopped early (full, or an error): its traceback follows.
+                        self._raise_board_failure(temporary)
+                    else:
+                        raise BoardError(f"unexpected byte {byte!r} from the board during a transfer")
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("upload")
+                window = wire[sent:sent + board_code.WINDOW]
+                link.write(window)
+                sent += len(window)
+                credits -= 1
+                if progress:
+                    progress(min(size, sent * size // max(1, len(wire))), size)
+                if sent >= len(wire):
+                    break
+        except (Cancelled, PortVanishedError, BoardTimeoutError):
+            repl.forget_state()
+            raise
+        # Remaining acknowledgements, then the hash line printed by the board.
+        answer = link.read_until(END_OF_OUTPUT, max(timeout, len(wire) / 2000), "verifying the file on the board")
+        stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
+        link.read_until(b">", timeout, "waiting for the raw prompt")
+        if stderr:
+            raise self._translate(parse_traceback(stderr.decode("utf-8", "replace")), temporary)
+        return answer.replace(board_code.ACK, b"").decode().strip()
+
+    def _raise_board_failure(self, path: str) -> None:
+        link = self.board.link
+        stderr = link.read_until(END_OF_OUTPUT, self.board.timeout, "reading error output")
+        link.read_until(b">", self.board.timeout, "waiting for the raw prompt")
+        # Our windows already in flight landed in the raw REPL's line buffer: start it afresh.
+        self.board.repl.forget_state()
+        error = self._translate(parse_traceback(stderr.decode("utf-8", "replace")), path)
+        if isinstance(error, BoardNoSpace):
+            total, free = self.df()
+            raise BoardNoSpace(path, 0, free) from None
+        raise error
+
+    def _discard(self, temporary: str) -> None:
+        try:
+            self.board.repl.forget_state()
+            self._call(f"try:\n    _mipy_fs.os.remove({_literal(temporary)})\nexcept OSError:\n    pass\n")
+        except (BoardError, MipyError) as error:
+            log.info("could not remove %s now (%s); it goes at the next connect", temporary, error)
+
+    def read(self, path: str, progress: Progress | None = None, cancel: threading.Event | None = None) -> bytes:
+        """Read a board file, verified against the board's hash of it."""
+        path = normalise(path)
+        if self.hash_kind is None:
+            self._ensure_helpers()
+        link = self.board.link
+        repl = self.board.repl
+        repl.enter_raw()
+        repl.send_code(f"_mipy_fs.get({_literal(path)})\n", self.board.timeout)
+        timeout = self.board.timeout
+        header = link.read_until(b"\n", timeout, "reading a file")
+        if header.endswith(END_OF_OUTPUT) or END_OF_OUTPUT in header:
+            link.unread(header[header.index(END_OF_OUTPUT) + 1:] + b"\n")
+            stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
+            link.read_until(b">", timeout, "waiting for the raw prompt")
+            error = self._translate(parse_traceback(stderr.decode("utf-8", "replace")), path)
+            raise error
+        size = int(header)
+        data = bytearray()
+        if progress:
+            progress(0, size)
+        try:
+            while len(data) < size:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("download")
+                chunk = link.read_available(min(timeout, 1.0))
+                if not chunk:
+                    chunk = link.read_exactly(1, timeout, "reading a file")
+                need = size - len(data)
+                data += chunk[:need]
+                if len(chunk) > need:
+                    link.unread(chunk[need:])
+                if progress:
+                    progress(len(data), size)
+        except (Cancelled, PortVanishedError, BoardTimeoutError):
+            repl.forget_state()
+            raise
+        digest = link.read_until(END_OF_OUTPUT, timeout, "reading the file's hash").decode().strip()
+        link.read_until(END_OF_OUTPUT, timeout, "reading error output")
+        link.read_until(b">", timeout, "waiting for the raw prompt")
+        if self.hash_kind is None:
+            self._ensure_helpers()
+        expected = self._host_hash(bytes(data))
+        if digest != expected:
+            raise TransferVerifyError(path, digest, expected)
+        return bytes(data)
+
+    # --- files and folders between host and board ----------------------------------------------------------
+
+    def upload(self, local: Path, remote: str, progress: Progress | None = None,
+               cancel: threading.Event | None = None) -> list[str]:
+        """Copy a local file or folder to the board. ``remote`` is the target path; when it is an existing
+        folder, the item goes inside it. Returns the board paths written."""
+        local = Path(local)
+        if not local.exists():
+            raise LocalFileError(str(local), "does not exist")
+        remote = normalise(remote)
+        if self.exists(remote) and self.stat(remote).is_dir:
+            remote = posixpath.join(remote, local.name)
+        if local.is_file():
+            files = [(local, remote)]
+        else:
+            files = [(path, posixpath.join(remote, path.relative_to(local).as_posix()))
+                     for path in sorted(local.rglob("*")) if path.is_file()]
+            self.mkdir(remote)
+        total = sum(path.stat().st_size for path, _ in files)
+        done = 0
+        made: set[str] = set()
+        written = []
+        for path, target in files:
+            parent = posixpath.dirname(target)
+            if parent not in made and parent != "/":
+                self.mkdir(parent)
+                made.add(parent)
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise LocalFileError(str(path), error.strerror or str(error)) from error
+            base = done
+            self.write(target, data, (lambda d, t, base=base: progress(base + d, total)) if progress else None,
+                       cancel)
+            done += len(data)
+            written.append(target)
+        if progress:
+            progress(total, total)
+        return written
+
+    def download(self, remote: str, local: Path, progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> list[Path]:
+        """Copy a board file or folder to ``local`` (into it when it is an existing folder). Each file is
+        verified, then written to a temporary name and renamed over the local file."""
+        remote = normalise(remote)
+        local = Path(local)
+        entry = self.stat(remote)
+        if local.is_dir():
+            local = local / (entry.name if entry.name != "/" else "board")
+        if entry.is_dir:
+            files = [(e.path, local / posixpath.relpath(e.path, remote)) for e in self.walk(remote) if not e.is_dir]
+            local.mkdir(parents=True, exist_ok=True)
+            total = sum(e.size for e in self.walk(remote) if not e.is_dir)
+        else:
+            files = [(remote, local)]
+            total = entry.size
+        done = 0
+        written = []
+        for source, target in files:
+            base = done
+            data = self.read(source, (lambda d, t, base=base: progress(base + d, total)) if progress else None,
+                             cancel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name("." + target.name + TEMP_SUFFIX)
+            try:
+                temporary.write_bytes(data)
+                os.replace(temporary, target)
+            except OSError as error:
+                temporary.unlink(missing_ok=True)
+                raise LocalFileError(str(target), error.strerror or str(error)) from error
+            done += len(data)
+            written.append(target)
+        return written
+
+    def compare(self, local_dir: Path, remote_dir: str) -> dict[str, str]:
+        """Compare a local folder with a board folder by content: {relative path: "same"|"changed"|"local only"|
+        "board only"}."""
+        local_dir = Path(local_dir)
+        remote_dir = normalise(remote_dir)
+        local_files = {p.relative_to(local_dir).as_posix(): p for p in local_dir.rglob("*") if p.is_file()}
+        try:
+            board_files = {posixpath.relpath(e.path, remote_dir): e for e in self.walk(remote_dir) if not e.is_dir}
+        except BoardFileNotFound:
+            board_files = {}
+        if self.hash_kind is None:
+            self._ensure_helpers()
+        common = sorted(set(local_files) & set(board_files))
+        remote_hashes = self.hashes([posixpath.join(remote_dir, name) for name in common]) if common else {}
+        result = {}
+        for name in sorted(set(local_files) | set(board_files)):
+            if name not in board_files:
+                result[name] = "local only"
+            elif name not in local_files:
+                result[name] = "board only"
+            else:
+                same = remote_hashes.get(posixpath.join(remote_dir, name)) == self._host_hash(
+                    local_files[name].read_bytes())
+                result[name] = "same" if same else "changed"
+        return result

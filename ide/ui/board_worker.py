@@ -1,0 +1,323 @@
+"""The one thread that talks to the board: :class:`BoardWorker` (lives on it) and :class:`BoardConnection` (the UI
+side that owns the thread and forwards calls to the worker through queued signals).
+
+When idle, the worker polls the board's friendly REPL every ~20 ms and emits ``sig_terminal_output`` for the
+console and the plotter; key bytes from the console go to ``terminal_write``. A :class:`BoardJob` (run a file,
+upload, list a folder, board info...) is queued to the worker, which pauses the terminal, runs the job's function
+with the :class:`~ide.board.board.Board`, reports progress and the result or the failure, returns the board to the
+friendly REPL and resumes polling. Stop sets the job's cancel event; the core turns it into Ctrl-C.
+
+Usage::
+
+    conn = BoardConnection()
+    conn.sig_connected.connect(...)
+    conn.open("virtual")
+    job = BoardJob("Board info", lambda board, ctx: board.info())
+    job.sig... (see BoardConnection signals, keyed by job)
+    conn.submit(job)
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
+
+from ide.board.board import Board
+from ide.errors import MipyError, PortVanishedError
+
+#: How often the idle worker looks for REPL output (a terminal feels live below ~50 ms).
+POLL_INTERVAL_MS = 20
+#: Progress updates reach the UI at most this often (Thonny updates every 0.2 s).
+PROGRESS_MIN_INTERVAL_S = 0.2
+
+_job_ids = itertools.count(1)
+
+
+@dataclass
+class JobContext:
+    """What a job function gets besides the board: a cancel event, and callbacks for progress and output."""
+
+    cancel: threading.Event
+    progress: Callable[[int, int], None]
+    output: Callable[[bytes], None]
+
+
+@dataclass(eq=False)
+class BoardJob:
+    """A unit of board work. ``fn(board, ctx) -> result`` runs on the worker thread.
+
+    ``pause_console``: the console shows a banner and ignores keys while the job runs (transfers: a stray key
+    would corrupt the raw REPL exchange). ``show_prompt``: afterwards the friendly prompt is printed again in the
+    console (jobs the user sees, such as running a file; quiet jobs such as listing a folder leave it alone)."""
+
+    title: str
+    fn: Callable[[Board, JobContext], Any]
+    pause_console: bool = False
+    show_prompt: bool = False
+    cancellable: bool = True
+    id: int = field(default_factory=lambda: next(_job_ids))
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def crlf(data: bytes) -> bytes:
+    """Raw-REPL output of the virtual board uses bare ``\\n``; a terminal needs ``\\r\\n``."""
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+class _Throttle:
+    """Pass ``callback(done, total)`` on at most every PROGRESS_MIN_INTERVAL_S, always the first and last."""
+
+    def __init__(self, emit: Callable[[int, int], None]):
+        self._emit = emit
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last >= PROGRESS_MIN_INTERVAL_S:
+            self._last = now
+            self._emit(int(done), int(total))
+
+
+class BoardWorker(QObject):
+    """Owns the :class:`Board`; lives on the board thread. Call it only through :class:`BoardConnection`."""
+
+    sig_connected = pyqtSignal(str, bytes)
+    """The board on this port answered; the bytes are what it printed while we took control (the prompt)."""
+
+    sig_connect_failed = pyqtSignal(str, object)
+    """Opening this port failed: the exception."""
+
+    sig_disconnected = pyqtSignal(object)
+    """The connection ended: None when closed on purpose, else the exception (cable pulled...)."""
+
+    sig_terminal_output = pyqtSignal(bytes)
+    """Bytes for the console (friendly REPL output, or a running program's output)."""
+
+    sig_job_started = pyqtSignal(object)
+    """This :class:`BoardJob` started."""
+
+    sig_job_progress = pyqtSignal(object, int, int)
+    """(job, done, total), at most 5 times a second."""
+
+    sig_job_finished = pyqtSignal(object, object)
+    """(job, result): the job's function returned."""
+
+    sig_job_failed = pyqtSignal(object, object)
+    """(job, exception): the job's function raised (``ide.errors.Cancelled`` when the user cancelled)."""
+
+    def __init__(self):
+        super().__init__()
+        self.board: Board | None = None
+        self._timer: QTimer | None = None
+
+    @pyqtSlot(str, int, object)
+    def open(self, port: str, baud: int, options: object) -> None:
+        self.close_board(None)
+        try:
+            board = Board.open(port, baud=baud, timeout=10, **(options or {}))
+            greeting = board.to_friendly_repl()
+        except Exception as error:  # reported to the UI, which explains it
+            self.sig_connect_failed.emit(port, error)
+            return
+        self.board = board
+        if self._timer is None:
+            self._timer = QTimer(self)
+            self._timer.setInterval(POLL_INTERVAL_MS)
+            self._timer.timeout.connect(self._poll)
+        self._timer.start()
+        self.sig_connected.emit(port, greeting)
+
+    @pyqtSlot()
+    def close(self) -> None:
+        self.close_board(None)
+
+    def close_board(self, error: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self.board is None:
+            return
+        board, self.board = self.board, None
+        try:
+            board.close()
+        except Exception:  # closing a vanished port: nothing left to do
+            pass
+        self.sig_disconnected.emit(error)
+
+    @pyqtSlot()
+    def _poll(self) -> None:
+        if self.board is None:
+            return
+        try:
+            data = self.board.terminal_read(0)
+        except PortVanishedError as error:
+            self.close_board(error)
+            return
+        if data:
+            self.sig_terminal_output.emit(data)
+
+    @pyqtSlot(bytes)
+    def terminal_write(self, data: bytes) -> None:
+        if self.board is None:
+            return
+        try:
+            self.board.terminal_write(data)
+        except PortVanishedError as error:
+            self.close_board(error)
+
+    @pyqtSlot(object)
+    def run_job(self, job: BoardJob) -> None:
+        if self.board is None:
+            self.sig_job_failed.emit(job, PortVanishedError("board", "not connected"))
+            return
+        self.sig_job_started.emit(job)
+        if job.show_prompt:
+            # Flush what the REPL printed before the job, so it lands above the job's output.
+            self._poll()
+        ctx = JobContext(job.cancel, _Throttle(lambda d, t: self.sig_job_progress.emit(job, d, t)),
+                         lambda data: self.sig_terminal_output.emit(crlf(data)))
+        board = self.board
+        try:
+            result = job.fn(board, ctx)
+        except BaseException as error:  # any failure goes to the UI with the exception object
+            self._back_to_repl(board, job)
+            if isinstance(error, PortVanishedError):
+                self.close_board(error)
+            self.sig_job_failed.emit(job, error)
+            return
+        self._back_to_repl(board, job)
+        self.sig_job_finished.emit(job, result)
+
+    def _back_to_repl(self, board: Board, job: BoardJob) -> None:
+        if self.board is None:
+            return
+        try:
+            greeting = board.to_friendly_repl()
+        except MipyError:
+            try:
+                board.repl.forget_state()
+                greeting = board.interrupt(5)
+                greeting += board.to_friendly_repl()
+            except MipyError as error:
+                if isinstance(error, PortVanishedError):
+                    self.close_board(error)
+                return
+        if job.show_prompt and greeting:
+            # Only the prompt line: the banner after every command would bury the program's output.
+            self.sig_terminal_output.emit(b"\r\n" + greeting.rsplit(b"\n", 1)[-1])
+
+
+class BoardConnection(QObject):
+    """UI-thread handle on the board thread. Re-emits the worker's signals (see :class:`BoardWorker`)."""
+
+    sig_connected = pyqtSignal(str, bytes)
+    """Connected to the port; the bytes are the board's prompt."""
+    sig_connect_failed = pyqtSignal(str, object)
+    """Connecting to the port failed with this exception."""
+    sig_disconnected = pyqtSignal(object)
+    """Disconnected: None on purpose, else the exception."""
+    sig_terminal_output = pyqtSignal(bytes)
+    """Bytes for the console and the plotter."""
+    sig_job_started = pyqtSignal(object)
+    """A job started."""
+    sig_job_progress = pyqtSignal(object, int, int)
+    """(job, done, total), throttled to 5 per second."""
+    sig_job_finished = pyqtSignal(object, object)
+    """(job, result)."""
+    sig_job_failed = pyqtSignal(object, object)
+    """(job, exception)."""
+
+    _sig_open = pyqtSignal(str, int, object)
+    _sig_close = pyqtSignal()
+    _sig_write = pyqtSignal(bytes)
+    _sig_job = pyqtSignal(object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.port: str | None = None
+        self.connected = False
+        self.running: list[BoardJob] = []  # queued or running, oldest first
+        self._thread = QThread()
+        self._thread.setObjectName("board-worker")
+        self._worker = BoardWorker()
+        self._worker.moveToThread(self._thread)
+        self._sig_open.connect(self._worker.open)
+        self._sig_close.connect(self._worker.close)
+        self._sig_write.connect(self._worker.terminal_write)
+        self._sig_job.connect(self._worker.run_job)
+        w = self._worker
+        w.sig_connected.connect(self._on_connected)
+        w.sig_connect_failed.connect(self.sig_connect_failed)
+        w.sig_disconnected.connect(self._on_disconnected)
+        w.sig_terminal_output.connect(self.sig_terminal_output)
+        w.sig_job_started.connect(self.sig_job_started)
+        w.sig_job_progress.connect(self.sig_job_progress)
+        w.sig_job_finished.connect(self._on_job_finished)
+        w.sig_job_failed.connect(self._on_job_failed)
+        self._thread.start()
+
+    def open(self, port: str, baud: int = 115200, **options) -> None:
+        """Connect (asynchronously): ``sig_connected`` or ``sig_connect_failed`` follows. ``options`` go to
+        :meth:`Board.open` (``virtual_config``, ``lines``)."""
+        self.port = port
+        self._sig_open.emit(port, baud, options)
+
+    def close(self) -> None:
+        """Disconnect (asynchronously): cancels jobs, then ``sig_disconnected(None)``."""
+        self.stop()
+        self._sig_close.emit()
+
+    def write(self, data: bytes) -> None:
+        """Send console key bytes to the board."""
+        if self.connected:
+            self._sig_write.emit(data)
+
+    def submit(self, job: BoardJob) -> BoardJob:
+        """Queue a job; its outcome arrives as ``sig_job_finished`` / ``sig_job_failed`` with the job."""
+        self.running.append(job)
+        self._sig_job.emit(job)
+        return job
+
+    @property
+    def busy(self) -> bool:
+        """True while a job is queued or running."""
+        return bool(self.running)
+
+    def stop(self) -> None:
+        """Stop: cancel every queued or running job (Ctrl-C to a running program); when idle, send Ctrl-C to
+        whatever runs in the REPL."""
+        if self.running:
+            for job in self.running:
+                job.cancel.set()
+        elif self.connected:
+            self._sig_write.emit(b"\x03")
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Close the board and end the thread (application exit)."""
+        if self._thread.isRunning():
+            self.stop()
+            self._sig_close.emit()
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+
+    def _on_connected(self, port: str, greeting: bytes) -> None:
+        self.connected = True
+        self.sig_connected.emit(port, greeting)
+
+    def _on_disconnected(self, error: object) -> None:
+        self.connected = False
+        self.sig_disconnected.emit(error)
+
+    def _on_job_finished(self, job: BoardJob, result: object) -> None:
+        if job in self.running:
+            self.running.remove(job)
+        self.sig_job_finished.emit(job, result)
+
+    def _on_job_failed(self, job: BoardJob, error: object) -> None:
+        if job in self.running:
+            self.running.remove(job)
+        self.sig_job_failed.emit(job, error)

@@ -1,0 +1,597 @@
+"""The board's files (:class:`BoardFileBrowser`) and the local project tree (:class:`LocalFileTree`).
+
+Every board operation is a job on the board worker (through the main window's ``run_board_job``), built on
+:class:`ide.filebrowser.board_fs.BoardFS`. Drag and drop: local files or folders (desktop, local tree) dropped on a
+board folder are uploaded; board entries dropped on the local tree are downloaded.
+
+The questions the browser asks are attributes, replaceable in tests like ``EditorTabs.unsaved_prompt``:
+``confirm_prompt(title, text) -> bool``, ``overwrite_prompt(OverwriteQuestion) -> bool``,
+``text_prompt(title, label, default) -> str | None``, ``folder_prompt(title) -> str | None``,
+``files_prompt(title) -> list[str]``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PyQt6.QtCore import QDir, QMimeData, QModelIndex, QPoint, Qt, QUrl, pyqtSignal
+from PyQt6.QtGui import QAction, QDrag, QFileSystemModel
+from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+                             QMenu, QMessageBox, QToolButton, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                             QWidget)
+
+#: MIME type for board paths dragged out of the board tree (a JSON list of absolute board paths).
+BOARD_PATHS_MIME = "application/x-mipy-board-paths"
+_PATH_ROLE = Qt.ItemDataRole.UserRole
+_DIR_ROLE = Qt.ItemDataRole.UserRole + 1
+_LOADED_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def human_size(size: int | None) -> str:
+    """1234567 -> "1.2 MB"."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _when(mtime: float | None) -> str:
+    if not mtime:
+        return "unknown date"
+    return datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
+
+
+def local_size(path: Path) -> int:
+    """Bytes in a file, or in all files under a folder."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@dataclass(frozen=True)
+class OverwriteQuestion:
+    """Overwrite ``target`` (``direction`` "upload" to the board or "download" to this computer)? Sizes and
+    modification times of both sides; ``None`` where unknown."""
+
+    direction: str
+    target: str
+    source_size: int | None
+    source_mtime: float | None
+    target_size: int | None
+    target_mtime: float | None
+
+    def text(self) -> str:
+        where = "on the board" if self.direction == "upload" else "on this computer"
+        return (f"{self.target} already exists {where}.\n\n"
+                f"Existing: {human_size(self.target_size)}, {_when(self.target_mtime)}\n"
+                f"New: {human_size(self.source_size)}, {_when(self.source_mtime)}\n\nReplace it?")
+
+
+def _board_fs(board):
+    from ide.filebrowser.board_fs import BoardFS  # the core; imported late so the UI starts without it
+    return BoardFS(board)
+
+
+class _BoardTree(QTreeWidget):
+    """The tree widget; drops and drags are handed to the browser."""
+
+    def __init__(self, browser: "BoardFileBrowser"):
+        super().__init__(browser)
+        self._browser = browser
+        self.setHeaderLabels(["Name", "Size"])
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [BOARD_PATHS_MIME, "text/uri-list"]
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802
+        mime = QMimeData()
+        mime.setData(BOARD_PATHS_MIME, json.dumps([i.data(0, _PATH_ROLE) for i in items]).encode())
+        return mime
+
+    def startDrag(self, actions) -> None:  # noqa: N802
+        items = self.selectedItems()
+        if not items:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.mimeData(items))
+        drag.exec(Qt.DropAction.CopyAction)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and event.source() is not self:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and event.source() is not self:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        target = self._browser.folder_at(self.itemAt(event.position().toPoint()))
+        if self._browser.handle_drop(event.mimeData(), target):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+
+class BoardFileBrowser(QWidget):
+    """Tree of the board's files with sizes, free space in the header, refresh, context menu, drag and drop.
+
+    ``runner`` is the main window: ``runner.run_board_job(title, fn, on_done, on_error, transfer=...)``."""
+
+    sig_open_file = pyqtSignal(str, str)
+    """A board file was downloaded for editing: (local copy, board path). Saving the copy should upload it."""
+
+    sig_run_file = pyqtSignal(str)
+    """The user asked to run this board file."""
+
+    sig_listed = pyqtSignal()
+    """A refresh finished and the tree shows the board's files."""
+
+    sig_transfer_done = pyqtSignal(str, list)
+    """A transfer finished: ("upload" | "download" | "delete" | "rename" | "mkdir", the paths concerned)."""
+
+    def __init__(self, runner, parent: QWidget | None = None, cache_dir: str | os.PathLike | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.cache_dir = Path(cache_dir or Path(tempfile.gettempdir()) / "mipy-studio-board-files")
+        self.confirm_prompt: Callable[[str, str], bool] = self._ask_confirm
+        self.overwrite_prompt: Callable[[OverwriteQuestion], bool] = self._ask_overwrite
+        self.text_prompt: Callable[[str, str, str], str | None] = self._ask_text
+        self.folder_prompt: Callable[[str], str | None] = self._ask_folder
+        self.files_prompt: Callable[[str], list[str]] = self._ask_files
+        self.local_dir_for_downloads: Callable[[], str] = lambda: str(Path.home())
+        self.entries: dict[str, object] = {}  # board path -> BoardEntry, of everything listed
+        self.free: tuple[int, int] | None = None
+
+        self.header_label = QLabel("Board: not connected")
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("⟳")
+        self.refresh_button.setToolTip("Refresh the board's files")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 2)
+        top.addWidget(self.header_label, 1)
+        top.addWidget(self.refresh_button)
+        self.tree = _BoardTree(self)
+        self.tree.itemExpanded.connect(self._on_expanded)
+        self.tree.itemActivated.connect(self._on_activated)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.tree, 1)
+        self.set_connected(False)
+
+    # --- prompts (defaults) ---
+
+    def _ask_confirm(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def _ask_overwrite(self, question: OverwriteQuestion) -> bool:
+        return QMessageBox.question(self, "Replace file?", question.text()) == QMessageBox.StandardButton.Yes
+
+    def _ask_text(self, title: str, label: str, default: str) -> str | None:
+        text, ok = QInputDialog.getText(self, title, label, text=default)
+        return text if ok and text else None
+
+    def _ask_folder(self, title: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self, title, self.local_dir_for_downloads()) or None
+
+    def _ask_files(self, title: str) -> list[str]:
+        return QFileDialog.getOpenFileNames(self, title, self.local_dir_for_downloads())[0]
+
+    # --- state ---
+
+    def set_connected(self, connected: bool) -> None:
+        """Enable the tree when a board is connected (and list it); clear it when not."""
+        self.tree.setEnabled(connected)
+        self.refresh_button.setEnabled(connected)
+        if connected:
+            self.refresh()
+        else:
+            self.tree.clear()
+            self.entries.clear()
+            self.header_label.setText("Board: not connected")
+
+    def item_for(self, path: str) -> QTreeWidgetItem | None:
+        """The tree item showing board ``path`` (None if not listed)."""
+        def walk(item):
+            for i in range(item.childCount()):
+                child = item.child(i)
+                if child.data(0, _PATH_ROLE) == path:
+                    return child
+                found = walk(child)
+                if found is not None:
+                    return found
+            return None
+        return walk(self.tree.invisibleRootItem())
+
+    def listed_paths(self) -> list[str]:
+        """Every board path shown in the tree."""
+        return sorted(self.entries)
+
+    def folder_at(self, item: QTreeWidgetItem | None) -> str:
+        """The board folder a drop on ``item`` goes to: the folder itself, a file's folder, or "/"."""
+        if item is None:
+            return "/"
+        path = item.data(0, _PATH_ROLE)
+        return path if item.data(0, _DIR_ROLE) else posixpath.dirname(path) or "/"
+
+    def selected_paths(self) -> list[str]:
+        return [i.data(0, _PATH_ROLE) for i in self.tree.selectedItems()]
+
+    # --- listing ---
+
+    def refresh(self) -> None:
+        """List the root and every expanded folder again, and the free space."""
+        expanded = ["/"] + [p for p in self.entries if (it := self.item_for(p)) is not None and it.isExpanded()]
+
+        def job(board, ctx):
+            fs = _board_fs(board)
+            listing = {}
+            for path in expanded:
+                try:
+                    listing[path] = fs.listdir(path)
+                except Exception:
+                    if path == "/":
+                        raise
+            return listing, fs.df()
+
+        self.runner.run_board_job("Listing board files", job, self._show_listing)
+
+    def _show_listing(self, result) -> None:
+        listing, free = result
+        self.free = free
+        total, available = free
+        self.header_label.setText(f"Board: {human_size(available)} free of {human_size(total)}")
+        self.tree.clear()
+        self.entries.clear()
+        self._fill(self.tree.invisibleRootItem(), "/", listing)
+        self.sig_listed.emit()
+
+    def _fill(self, parent: QTreeWidgetItem, path: str, listing: dict) -> None:
+        entries = sorted(listing.get(path, []), key=lambda e: (not e.is_dir, e.name.lower()))
+        parent.setData(0, _LOADED_ROLE, True)
+        for entry in entries:
+            self.entries[entry.path] = entry
+            item = QTreeWidgetItem([entry.name + ("/" if entry.is_dir else ""),
+                                    "" if entry.is_dir else human_size(entry.size)])
+            item.setData(0, _PATH_ROLE, entry.path)
+            item.setData(0, _DIR_ROLE, entry.is_dir)
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip(0, f"{entry.path}\n{human_size(entry.size)}, {_when(entry.mtime)}")
+            parent.addChild(item)
+            if entry.is_dir:
+                if entry.path in listing:
+                    self._fill(item, entry.path, listing)
+                    item.setExpanded(True)
+                else:
+                    item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+
+    def _on_expanded(self, item: QTreeWidgetItem) -> None:
+        if item.data(0, _LOADED_ROLE):
+            return
+        path = item.data(0, _PATH_ROLE)
+
+        def job(board, ctx):
+            return _board_fs(board).listdir(path)
+
+        def done(entries):
+            current = self.item_for(path)
+            if current is not None:
+                current.takeChildren()
+                self._fill(current, path, {path: entries})
+
+        self.runner.run_board_job(f"Listing {path}", job, done)
+
+    def _on_activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        if not item.data(0, _DIR_ROLE):
+            self.open_on_board(item.data(0, _PATH_ROLE))
+
+    # --- drag and drop ---
+
+    def handle_drop(self, mime: QMimeData, target_dir: str = "/") -> bool:
+        """Upload the local files and folders in ``mime``'s URLs into board folder ``target_dir``."""
+        paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        paths = [p for p in paths if p.exists()]
+        if not paths:
+            return False
+        self.upload(paths, target_dir)
+        return True
+
+    # --- operations ---
+
+    def upload(self, local_paths: list[Path], target_dir: str = "/") -> None:
+        """Upload files and folders into ``target_dir``, asking before replacing existing board files."""
+        local_paths = [Path(p) for p in local_paths]
+        targets = [posixpath.join(target_dir, p.name) for p in local_paths]
+
+        def check(board, ctx):
+            fs = _board_fs(board)
+            existing = {}
+            for target in targets:
+                try:
+                    existing[target] = fs.stat(target)
+                except Exception:  # not there (BoardFileError): nothing to ask
+                    pass
+            return existing
+
+        def after_check(existing):
+            chosen = []
+            for local, target in zip(local_paths, targets):
+                entry = existing.get(target)
+                if entry is not None:
+                    stat = local.stat()
+                    question = OverwriteQuestion("upload", target, local_size(local), stat.st_mtime,
+                                                 entry.size, entry.mtime)
+                    if not self.overwrite_prompt(question):
+                        continue
+                chosen.append(local)
+            if chosen:
+                self._upload_now(chosen, target_dir)
+
+        self.runner.run_board_job("Checking the board", check, after_check)
+
+    def _upload_now(self, local_paths: list[Path], target_dir: str) -> None:
+        sizes = [local_size(p) for p in local_paths]
+        total = max(sum(sizes), 1)
+
+        def job(board, ctx):
+            fs = _board_fs(board)
+            base = 0
+            for local, size in zip(local_paths, sizes):
+                fs.upload(local, target_dir, lambda d, t, b=base: ctx.progress(b + d, total), ctx.cancel)
+                base += size
+            ctx.progress(total, total)
+            return [posixpath.join(target_dir, p.name) for p in local_paths]
+
+        names = ", ".join(p.name for p in local_paths)
+
+        def done(paths):
+            self.sig_transfer_done.emit("upload", paths)
+            self.refresh()
+
+        self.runner.run_board_job(f"Uploading {names} to {target_dir}", job, done, transfer=True,
+                                  note=f"uploaded {names} ({human_size(sum(sizes))}) to {target_dir}")
+
+    def ask_upload(self, target_dir: str = "/") -> None:
+        files = self.files_prompt("Upload files to the board")
+        if files:
+            self.upload([Path(f) for f in files], target_dir)
+
+    def download(self, board_paths: list[str], local_dir: str | os.PathLike) -> None:
+        """Download board files or folders into ``local_dir``, asking before replacing local files."""
+        local_dir = Path(local_dir)
+        chosen = []
+        for path in board_paths:
+            target = local_dir / posixpath.basename(path)
+            entry = self.entries.get(path)
+            if target.exists():
+                stat = target.stat()
+                question = OverwriteQuestion("download", str(target), getattr(entry, "size", None),
+                                             getattr(entry, "mtime", None), local_size(target), stat.st_mtime)
+                if not self.overwrite_prompt(question):
+                    continue
+            chosen.append(path)
+        if not chosen:
+            return
+        total = max(sum(getattr(self.entries.get(p), "size", 0) or 0 for p in chosen), 1)
+
+        def job(board, ctx):
+            fs = _board_fs(board)
+            base = 0
+            for path in chosen:
+                fs.download(path, local_dir / posixpath.basename(path),
+                            lambda d, t, b=base: ctx.progress(min(b + d, total), total), ctx.cancel)
+                base += getattr(self.entries.get(path), "size", 0) or 0
+            return [str(local_dir / posixpath.basename(p)) for p in chosen]
+
+        names = ", ".join(posixpath.basename(p) for p in chosen)
+        self.runner.run_board_job(f"Downloading {names}", job,
+                                  lambda paths: self.sig_transfer_done.emit("download", paths), transfer=True,
+                                  note=f"downloaded {names} to {local_dir}")
+
+    def open_on_board(self, path: str) -> None:
+        """Download a board file to the cache and ask the editor to open it (saving uploads it back)."""
+        local = self.cache_dir / path.lstrip("/")
+
+        def job(board, ctx):
+            data = _board_fs(board).read(path, ctx.progress, ctx.cancel)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(data)
+            return str(local)
+
+        self.runner.run_board_job(f"Opening {path}", job, lambda lp: self.sig_open_file.emit(lp, path),
+                                  transfer=True)
+
+    def save_to_board(self, local: str | os.PathLike, path: str) -> None:
+        """Write a local file (an edited board file) to board ``path``."""
+        data = Path(local).read_bytes()
+
+        def job(board, ctx):
+            _board_fs(board).write(path, data, ctx.progress, ctx.cancel)
+            return path
+
+        self.runner.run_board_job(f"Saving {path} to the board", job,
+                                  lambda p: (self.sig_transfer_done.emit("upload", [p]), self.refresh()),
+                                  transfer=True, note=f"saved {path} to the board ({human_size(len(data))})")
+
+    def rename(self, path: str, new_name: str | None = None) -> None:
+        new_name = new_name or self.text_prompt("Rename", f"New name for {path}:", posixpath.basename(path))
+        if not new_name or new_name == posixpath.basename(path):
+            return
+        new_path = posixpath.join(posixpath.dirname(path), new_name)
+        self.runner.run_board_job(f"Renaming {path}", lambda board, ctx: _board_fs(board).rename(path, new_path),
+                                  lambda _r: (self.sig_transfer_done.emit("rename", [path, new_path]),
+                                              self.refresh()))
+
+    def new_folder(self, parent_dir: str = "/", name: str | None = None) -> None:
+        name = name or self.text_prompt("New folder", f"Name of the new folder in {parent_dir}:", "")
+        if not name:
+            return
+        path = posixpath.join(parent_dir, name)
+        self.runner.run_board_job(f"Creating {path}", lambda board, ctx: _board_fs(board).mkdir(path),
+                                  lambda _r: (self.sig_transfer_done.emit("mkdir", [path]), self.refresh()))
+
+    def delete(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        dirs = [p for p in paths if getattr(self.entries.get(p), "is_dir", False)]
+        what = paths[0] if len(paths) == 1 else f"{len(paths)} items"
+        extra = " Folders are deleted with everything in them." if dirs else ""
+        if not self.confirm_prompt("Delete from the board", f"Delete {what} from the board?{extra} "
+                                   "This cannot be undone."):
+            return
+
+        def job(board, ctx):
+            fs = _board_fs(board)
+            for path in paths:
+                fs.remove(path, recursive=path in dirs)
+            return paths
+
+        self.runner.run_board_job(f"Deleting {what}", job,
+                                  lambda p: (self.sig_transfer_done.emit("delete", p), self.refresh()))
+
+    # --- context menu ---
+
+    def _context_menu(self, point: QPoint) -> None:
+        item = self.tree.itemAt(point)
+        menu = self.context_menu(item)
+        menu.exec(self.tree.viewport().mapToGlobal(point))
+
+    def context_menu(self, item: QTreeWidgetItem | None) -> QMenu:
+        """The menu for ``item`` (None: the empty area = the root folder)."""
+        menu = QMenu(self)
+        folder = self.folder_at(item)
+        paths = self.selected_paths() or ([item.data(0, _PATH_ROLE)] if item else [])
+        is_file = item is not None and not item.data(0, _DIR_ROLE)
+
+        def add(text: str, slot, enabled: bool = True) -> QAction:
+            action = menu.addAction(text)
+            action.triggered.connect(slot)
+            action.setEnabled(enabled)
+            return action
+
+        if item is not None:
+            path = item.data(0, _PATH_ROLE)
+            add("Open", lambda: self.open_on_board(path), is_file)
+            add("Run this file", lambda: self.sig_run_file.emit(path), is_file and path.endswith(".py"))
+            menu.addSeparator()
+            add("Download…", lambda: (d := self.folder_prompt("Download to")) and self.download(paths, d))
+            add("Rename…", lambda: self.rename(path))
+            add("Delete", lambda: self.delete(paths))
+            menu.addSeparator()
+        add("Upload files here…", lambda: self.ask_upload(folder))
+        add("New folder…", lambda: self.new_folder(folder))
+        add("Refresh", self.refresh)
+        return menu
+
+
+class LocalFileTree(QTreeView):
+    """The local project folder. Drag files onto the board tree to upload; drop board files here to download."""
+
+    sig_open_file = pyqtSignal(str)
+    """The user activated a local file."""
+
+    sig_download_requested = pyqtSignal(list, str)
+    """Board paths were dropped on the local folder ``str``."""
+
+    def __init__(self, root: str | os.PathLike | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.fs_model = QFileSystemModel(self)
+        self.fs_model.setFilter(QDir.Filter.AllEntries | QDir.Filter.NoDotAndDotDot)
+        self.fs_model.setReadOnly(True)
+        self.setModel(self.fs_model)
+        for column in (1, 2, 3):
+            self.setColumnHidden(column, True)
+        self.setHeaderHidden(True)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.activated.connect(self._on_activated)
+        self.set_root(root or os.getcwd())
+
+    @property
+    def root(self) -> str:
+        return self.fs_model.rootPath()
+
+    def set_root(self, path: str | os.PathLike) -> None:
+        index = self.fs_model.setRootPath(str(path))
+        self.setRootIndex(index)
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        path = self.fs_model.filePath(index)
+        if Path(path).is_file():
+            self.sig_open_file.emit(path)
+
+    def folder_at(self, index: QModelIndex) -> str:
+        if not index.isValid():
+            return self.root
+        path = Path(self.fs_model.filePath(index))
+        return str(path if path.is_dir() else path.parent)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(BOARD_PATHS_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(BOARD_PATHS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        if self.handle_drop(event.mimeData(), self.folder_at(self.indexAt(event.position().toPoint()))):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def handle_drop(self, mime: QMimeData, folder: str | None = None) -> bool:
+        """Board paths dropped on ``folder`` (default: the root) are downloaded there."""
+        if not mime.hasFormat(BOARD_PATHS_MIME):
+            return False
+        paths = json.loads(bytes(mime.data(BOARD_PATHS_MIME)).decode())
+        self.sig_download_requested.emit(paths, folder or self.root)
+        return True
+
+
+def board_paths_mime(paths: list[str]) -> QMimeData:
+    """The MIME data of board paths dragged out of the board tree."""
+    mime = QMimeData()
+    mime.setData(BOARD_PATHS_MIME, json.dumps(paths).encode())
+    return mime
+
+
+def file_urls_mime(paths: list[str | os.PathLike]) -> QMimeData:
+    """The MIME data of local files dragged from the desktop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime

@@ -1,0 +1,680 @@
+"""The main window: toolbar (port, connect, run, stop, reset, upload), status bar (connection, board, current job
+with progress and cancel), the editor tabs in the centre and movable docks around them (project files, board
+files, REPL console, problems, plotter).
+
+Board work goes through :meth:`MainWindow.run_board_job`, which queues a :class:`~ide.ui.board_worker.BoardJob`
+on the board thread and routes its result or failure back. Questions and messages to the user are replaceable
+attributes (``message_prompt``, ``recovery_prompt``), as ``EditorTabs.unsaved_prompt`` is, so tests answer them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                             QProgressBar, QToolBar, QToolButton, QVBoxLayout, QWidget)
+
+from ide.board.ports import list_board_ports
+from ide.errors import Cancelled, DeviceTraceback
+from ide.explain import explain
+from ide.ui import theme as theme_mod
+from ide.ui.board_worker import BoardConnection, BoardJob, crlf
+from ide.ui.console import ReplConsole
+from ide.ui.editor import CodeEditor, EditorTabs, ProblemsList
+from ide.ui.file_browser import BoardFileBrowser, LocalFileTree, human_size
+from ide.ui.find_replace import FindReplaceBar
+from ide.ui.plotter import PlotterPane
+from ide.ui.recovery import AUTOSAVE_INTERVAL_MS, RecoveredBuffer, RecoveryStore
+from ide.ui.settings import Settings, SettingsDialog
+
+APP_TITLE = "MiPy Studio"
+#: The board's name for code sent through the raw REPL: tracebacks in it point at the file that was run.
+STDIN_FILE = "<stdin>"
+
+
+def _show_message(parent: QWidget, title: str, text: str) -> None:
+    QMessageBox.information(parent, title, text)
+
+
+def _ask_recover(parent: QWidget, buffers: list[RecoveredBuffer]) -> bool:
+    names = "\n".join(f"  {b.name}" for b in buffers)
+    return QMessageBox.question(
+        parent, "Recover unsaved work?",
+        f"MiPy Studio did not close properly last time. These files had unsaved changes:\n\n{names}\n\n"
+        "Restore them?") == QMessageBox.StandardButton.Yes
+
+
+class MainWindow(QMainWindow):
+    """The IDE window. ``virtual_config`` is used when connecting to the virtual board (tests: a fast one in a
+    temporary folder)."""
+
+    sig_board_info = pyqtSignal(object)
+    """Fresh :class:`ide.board.board.BoardInfo` arrived."""
+
+    sig_run_finished = pyqtSignal(bool)
+    """Running a file ended: True when Stop interrupted it."""
+
+    sig_run_failed = pyqtSignal(object)
+    """Running a file ended with this exception (DeviceTraceback, timeout...)."""
+
+    sig_message = pyqtSignal(str)
+    """A message was shown to the user (errors explained in words)."""
+
+    def __init__(self, settings: Settings | None = None, recovery: RecoveryStore | None = None,
+                 virtual_config: object = None, theme_manager: theme_mod.ThemeManager | None = None,
+                 restore_session: bool = True):
+        super().__init__()
+        self.setWindowTitle(APP_TITLE)
+        self.settings = settings or Settings()
+        self.recovery = recovery or RecoveryStore()
+        self.virtual_config = virtual_config
+        self.message_prompt: Callable[[str, str], None] = lambda t, m: _show_message(self, t, m)
+        self.recovery_prompt: Callable[[list[RecoveredBuffer]], bool] = lambda b: _ask_recover(self, b)
+        self.board_info = None
+        self._jobs: dict[int, tuple[Callable | None, Callable | None, str | None]] = {}
+        self._paused_jobs: set[int] = set()
+        self._board_files: dict[str, str] = {}  # local copy (resolved) -> board path
+        self._run_path: str | None = None
+        self._run_job: BoardJob | None = None
+
+        app = QApplication.instance()
+        self.theme = theme_manager or theme_mod.ThemeManager(app, self.settings.theme)
+
+        self.connection = BoardConnection(self)
+        self._build_centre()
+        self._build_docks()
+        self._build_actions()
+        self._build_status_bar()
+        self._wire()
+
+        self.theme.sig_theme_changed.connect(self._apply_palette)
+        self.theme.set_mode(self.settings.theme)
+        self.console.set_font(self.settings.font)
+
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_INTERVAL_MS)
+        self._autosave.timeout.connect(self.autosave_now)
+        self._autosave.start()
+        self.refresh_ports()
+        self._set_connected_state(False)
+        if restore_session:
+            self.restore_session()
+
+    # --- building ---
+
+    def _build_centre(self) -> None:
+        self.tabs = EditorTabs()
+        self.find_bar = FindReplaceBar()
+        self.find_bar.setVisible(False)
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.find_bar)
+        self.setCentralWidget(centre)
+
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState/restoreState find docks by object name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.local_tree = LocalFileTree(self.settings.project_dir or os.getcwd())
+        self.browser = BoardFileBrowser(self)
+        self.browser.local_dir_for_downloads = lambda: self.local_tree.root
+        self.console = ReplConsole()
+        self.problems = ProblemsList()
+        self.plotter = PlotterPane()
+        left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+        self.project_dock = self._dock("dock_project", "Project files", self.local_tree, left)
+        self.board_dock = self._dock("dock_board", "Board files", self.browser, left)
+        self.console_dock = self._dock("dock_console", "REPL console", self.console, bottom)
+        self.problems_dock = self._dock("dock_problems", "Problems", self.problems, bottom)
+        self.plotter_dock = self._dock("dock_plotter", "Plotter", self.plotter, bottom)
+        self.splitDockWidget(self.project_dock, self.board_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.console_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.plotter_dock)
+        self.console_dock.raise_()
+        self.resizeDocks([self.project_dock], [260], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.console_dock], [220], Qt.Orientation.Vertical)
+
+    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text + (f" ({QKeySequence(shortcut).toString()})" if shortcut else ""))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        self.toolbar = QToolBar("Board")
+        self.toolbar.setObjectName("toolbar_board")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(self.toolbar)
+        self.port_combo = QComboBox()
+        self.port_combo.setMinimumContentsLength(28)
+        self.port_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.port_combo.setToolTip("Where the board is connected")
+        self.refresh_ports_action = self._action("⟳", self.refresh_ports, tip="Look for boards again")
+        self.connect_action = self._action("Connect", self.toggle_connection)
+        self.run_action = self._action("Run", self.run_current_file, "F5", "Run the current file on the board (F5)")
+        self.run_project_action = self._action("Run project", self.run_project, "F6")
+        self.stop_action = self._action("Stop", self.stop, "Ctrl+F2", "Stop the running program (Ctrl+F2)")
+        self.reset_action = self._action("Soft reset", self.soft_reset, tip="Restart MicroPython (Ctrl-D)")
+        self.upload_action = self._action("Upload", self.upload_current_file,
+                                          tip="Copy the current file to the board")
+        self.toolbar.addWidget(self.port_combo)
+        for action in (self.refresh_ports_action, self.connect_action):
+            self.toolbar.addAction(action)
+        self.toolbar.addSeparator()
+        for action in (self.run_action, self.run_project_action, self.stop_action, self.reset_action,
+                       self.upload_action):
+            self.toolbar.addAction(action)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("New", self.tabs.new_file, QKeySequence.StandardKey.New))
+        file_menu.addAction(self._action("Open…", self.ask_open_file, QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Open folder…", self.ask_open_folder))
+        self.recent_menu = file_menu.addMenu("Recent files")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self._action("Save", self.save_current, QKeySequence.StandardKey.Save))
+        file_menu.addAction(self._action("Save as…", self.save_current_as, QKeySequence.StandardKey.SaveAs))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences))
+        file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addAction(self._action("Find…", lambda: self.find_bar.open_bar(False), QKeySequence.StandardKey.Find))
+        edit_menu.addAction(self._action("Replace…", lambda: self.find_bar.open_bar(True),
+                                         QKeySequence.StandardKey.Replace))
+        board_menu = menu.addMenu("&Board")
+        for action in (self.connect_action, self.run_action, self.run_project_action, self.stop_action,
+                       self.reset_action, self.upload_action):
+            board_menu.addAction(action)
+        view_menu = menu.addMenu("&View")
+        for dock in (self.project_dock, self.board_dock, self.console_dock, self.problems_dock, self.plotter_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addAction(self.toolbar.toggleViewAction())
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.connection_label = QLabel("Not connected")
+        self.board_label = QLabel("")
+        self.job_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.stop)
+        bar.addWidget(self.connection_label)
+        bar.addWidget(self.board_label, 1)
+        bar.addPermanentWidget(self.job_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        self._show_job(None)
+
+    def _wire(self) -> None:
+        c = self.connection
+        c.sig_connected.connect(self._on_connected)
+        c.sig_connect_failed.connect(self._on_connect_failed)
+        c.sig_disconnected.connect(self._on_disconnected)
+        c.sig_terminal_output.connect(self._on_terminal_output)
+        c.sig_job_started.connect(self._on_job_started)
+        c.sig_job_progress.connect(self._on_job_progress)
+        c.sig_job_finished.connect(self._on_job_finished)
+        c.sig_job_failed.connect(self._on_job_failed)
+        self.console.sig_input_bytes.connect(c.write)
+        self.tabs.sig_problems_changed.connect(self.problems.set_problems)
+        self.tabs.sig_editor_closed.connect(self.problems.remove_file)
+        self.tabs.sig_editor_closed.connect(self.recovery.remove)
+        self.tabs.sig_current_editor_changed.connect(self.find_bar.set_editor)
+        self.tabs.sig_current_editor_changed.connect(self._update_title)
+        self.tabs.sig_file_saved.connect(self._on_file_saved)
+        self.problems.sig_problem_activated.connect(self.tabs.goto)
+        self.local_tree.sig_open_file.connect(self.open_file)
+        self.local_tree.sig_download_requested.connect(self.browser.download)
+        self.browser.sig_open_file.connect(self._open_board_file)
+        self.browser.sig_run_file.connect(self.run_board_file)
+        self.browser.sig_transfer_done.connect(lambda *_: self.request_board_info())
+
+    def _apply_palette(self, palette: theme_mod.Palette) -> None:
+        self.tabs.set_theme(palette)
+        self.console.set_theme(palette)
+        self.plotter.set_theme(palette)
+
+    # --- messages ---
+
+    def show_error(self, error: BaseException, title: str = "Problem") -> None:
+        """Tell the user what went wrong, in words (never a traceback)."""
+        self.show_message(title, explain(error))
+
+    def show_message(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+        self.sig_message.emit(text)
+        self.message_prompt(title, text)
+
+    def _update_title(self, editor: CodeEditor | None = None) -> None:
+        editor = self.tabs.current_editor()
+        self.setWindowTitle(f"{editor.display_name} — {APP_TITLE}" if editor else APP_TITLE)
+
+    # --- ports and connection ---
+
+    def refresh_ports(self) -> None:
+        """List the serial ports again (detected boards first, the virtual board last)."""
+        current = self.port_combo.currentData() or self.settings.last_port
+        self.port_combo.clear()
+        for info in list_board_ports():
+            self.port_combo.addItem(info.description, info.device)
+            index = self.port_combo.count() - 1
+            if not info.available:
+                self.port_combo.model().item(index).setEnabled(False)
+        index = self.port_combo.findData(current)
+        if index < 0:
+            index = next((i for i in range(self.port_combo.count())
+                          if self.port_combo.model().item(i).isEnabled()), 0)
+        self.port_combo.setCurrentIndex(index)
+
+    def select_port(self, device: str) -> None:
+        index = self.port_combo.findData(device)
+        if index < 0:
+            self.port_combo.addItem(device, device)
+            index = self.port_combo.count() - 1
+        self.port_combo.setCurrentIndex(index)
+
+    def toggle_connection(self) -> None:
+        if self.connection.connected:
+            self.disconnect_board()
+        else:
+            self.connect_board()
+
+    def connect_board(self, port: str | None = None) -> None:
+        """Connect to ``port`` (default: the one picked in the toolbar)."""
+        if port:
+            self.select_port(port)
+        port = self.port_combo.currentData()
+        if not port:
+            self.show_message("No port", "Pick a port first (plug the board in, then press ⟳).")
+            return
+        options: dict[str, Any] = {}
+        if port == "virtual":
+            options["virtual_config"] = self.virtual_config
+        else:
+            from ide.board.serial_link import LineSettings
+            dtr, rts = self.settings.lines_for(port)
+            options["lines"] = LineSettings(dtr=dtr, rts=rts)
+        self.connection_label.setText(f"Connecting to {port}…")
+        self.connect_action.setEnabled(False)
+        self.connection.open(port, self.settings.default_baud, **options)
+
+    def disconnect_board(self) -> None:
+        self.connection.close()
+
+    def _on_connected(self, port: str, greeting: bytes) -> None:
+        self.settings.last_port = port
+        self._set_connected_state(True)
+        self.connection_label.setText(f"Connected: {port}")
+        self.console.append_note(f"— connected to {port} —")
+        self.console.feed(greeting.rsplit(b"\n", 1)[-1] or b">>> ")
+        self.request_board_info()
+        self.browser.set_connected(True)
+
+    def _on_connect_failed(self, port: str, error: object) -> None:
+        self._set_connected_state(False)
+        self.connection_label.setText("Not connected")
+        self.show_error(error, "Could not connect")
+
+    def _on_disconnected(self, error: object) -> None:
+        self._set_connected_state(False)
+        self.connection_label.setText("Not connected")
+        self.board_label.setText("")
+        self.board_info = None
+        self.browser.set_connected(False)
+        for job_id in list(self._paused_jobs):
+            self._paused_jobs.discard(job_id)
+        self.console.set_input_enabled(True)
+        self._show_job(None)
+        if error is not None:
+            self.console.append_note("— board disconnected —")
+            self.show_error(error, "Board disconnected")
+        else:
+            self.console.append_note("— disconnected —")
+
+    def _set_connected_state(self, connected: bool) -> None:
+        self.connect_action.setEnabled(True)
+        self.connect_action.setText("Disconnect" if connected else "Connect")
+        self.port_combo.setEnabled(not connected)
+        for action in (self.run_action, self.stop_action, self.reset_action, self.upload_action):
+            action.setEnabled(connected)
+
+    def request_board_info(self) -> None:
+        """Ask the board for its version, chip, free RAM and flash (shown in the status bar)."""
+        self.run_board_job("Reading board info", lambda board, ctx: board.info(), self._show_board_info,
+                           on_error=lambda error: None)
+
+    def _show_board_info(self, info) -> None:
+        self.board_info = info
+        self.tabs.set_board_port(info.platform)
+        self.board_label.setText(
+            f"MicroPython {info.version} · {info.platform}{' (virtual)' if info.virtual else ''} · "
+            f"RAM {human_size(info.mem_free)} free · flash {human_size(info.fs_free)} free")
+        self.board_label.setToolTip(info.machine)
+        self.sig_board_info.emit(info)
+
+    # --- jobs ---
+
+    def run_board_job(self, title: str, fn: Callable, on_done: Callable | None = None,
+                      on_error: Callable | None = None, transfer: bool = False, note: str | None = None,
+                      show_prompt: bool = False, pause_console: bool | None = None) -> BoardJob | None:
+        """Queue ``fn(board, ctx)`` on the board thread. ``on_done(result)`` / ``on_error(exception)`` run on the
+        UI thread (default for errors: explain them to the user). ``transfer`` pauses the console while it runs
+        and writes ``note`` into it afterwards. Returns the job, or None when no board is connected."""
+        if not self.connection.connected:
+            self.show_message("Not connected", "Connect to a board first (pick its port in the toolbar, then "
+                              "press Connect).")
+            return None
+        job = BoardJob(title, fn, pause_console=transfer if pause_console is None else pause_console,
+                       show_prompt=show_prompt)
+        self._jobs[job.id] = (on_done, on_error, note)
+        return self.connection.submit(job)
+
+    def _show_job(self, job: BoardJob | None) -> None:
+        busy = job is not None
+        self.job_label.setText(job.title + "…" if busy else "")
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # busy indicator until the first progress report
+
+    def _on_job_started(self, job: BoardJob) -> None:
+        self._show_job(job)
+        if job.pause_console:
+            self._paused_jobs.add(job.id)
+            self.console.set_input_enabled(False, f"Console paused: {job.title}")
+
+    def _on_job_progress(self, job: BoardJob, done: int, total: int) -> None:
+        if total > 0:
+            # QProgressBar takes ints: scale large byte counts into range.
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * min(done, total) / total))
+            self.progress.setFormat(f"{human_size(done)} / {human_size(total)}")
+
+    def _job_ended(self, job: BoardJob) -> tuple[Callable | None, Callable | None, str | None]:
+        callbacks = self._jobs.pop(job.id, (None, None, None))
+        if job.id in self._paused_jobs:
+            self._paused_jobs.discard(job.id)
+            if not self._paused_jobs:
+                self.console.set_input_enabled(True)
+        self._show_job(self.connection.running[0] if self.connection.running else None)
+        return callbacks
+
+    def _on_job_finished(self, job: BoardJob, result: object) -> None:
+        on_done, _on_error, note = self._job_ended(job)
+        if note:
+            self.console.append_note(f"— {note} —")
+            self.console.feed(b">>> ")
+        if on_done is not None:
+            on_done(result)
+
+    def _on_job_failed(self, job: BoardJob, error: object) -> None:
+        _on_done, on_error, note = self._job_ended(job)
+        if job.pause_console:
+            what = "cancelled" if isinstance(error, Cancelled) else "failed"
+            self.console.append_note(f"— {job.title}: {what} —")
+            self.console.feed(b">>> ")
+        if on_error is not None:
+            on_error(error)
+        elif isinstance(error, Cancelled):
+            self.statusBar().showMessage(explain(error), 5000)
+        else:
+            self.show_error(error)
+
+    def _on_terminal_output(self, data: bytes) -> None:
+        self.console.feed(data)
+        self.plotter.feed(data)
+
+    # --- run / stop / reset / upload ---
+
+    def run_current_file(self) -> BoardJob | None:
+        """Run the current editor's text on the board (F5); output streams into the console."""
+        editor = self.tabs.current_editor()
+        if editor is None:
+            self.show_message("Nothing to run", "Open or create a file first.")
+            return None
+        editor.clear_error_marks()
+        return self._run_code(editor.text(), editor.key, editor.display_name)
+
+    def run_board_file(self, board_path: str) -> BoardJob | None:
+        """Run a file stored on the board."""
+        code = f"exec(open({board_path!r}).read(), {{'__name__': '__main__'}})\n"
+        return self._run_code(code, None, board_path)
+
+    def _run_code(self, code: str, local_key: str | None, name: str) -> BoardJob | None:
+        if self._run_job is not None and self._run_job in self.connection.running:
+            self.show_message("Board busy", "The board is still busy. Press Stop first, or wait for it to finish.")
+            return None
+        self._run_path = local_key
+        self.console.append_note(f"— running {name} —")
+        self.console_dock.raise_()
+        self._run_job = self.run_board_job(
+            f"Running {name}", lambda board, ctx: board.run(code, ctx.output, ctx.cancel), self._on_run_finished,
+            self._on_run_failed, show_prompt=True, pause_console=True)
+        return self._run_job
+
+    def _on_run_finished(self, interrupted: bool) -> None:
+        self.console.append_note("— program stopped —" if interrupted else "— program finished —")
+        self.console.feed(b">>> ")
+        self.sig_run_finished.emit(bool(interrupted))
+
+    def _on_run_failed(self, error: BaseException) -> None:
+        if isinstance(error, DeviceTraceback):
+            self.console.feed(b"\r\n" + crlf(error.traceback.encode("utf-8", "replace")))
+            self.console.feed(b">>> ")
+            target = None
+            if error.file in (STDIN_FILE, "<string>") and self._run_path:
+                target = self._run_path
+            elif error.file:
+                target = self._local_for_board_file(error.file)
+            if target and error.line:
+                self.tabs.jump_to_error(target, error.line, f"{error.exc_type}: {error.message}")
+            self.statusBar().showMessage(explain(error), 10000)
+        else:
+            self.show_error(error, "Run failed")
+        self.sig_run_failed.emit(error)
+
+    def _local_for_board_file(self, board_file: str) -> str | None:
+        wanted = "/" + board_file.lstrip("/")
+        for local, board_path in self._board_files.items():
+            if board_path == wanted:
+                return local
+        for editor in self.tabs.editors():
+            if editor.path and Path(editor.path).name == Path(board_file).name:
+                return editor.path
+        return None
+
+    def run_project(self) -> None:
+        """F6: run the project's main file (the project feature has not landed yet)."""
+        self.show_message("No project open", "No project is open. Project support is coming; meanwhile open "
+                          "main.py and press F5 to run the current file.")
+
+    def stop(self) -> None:
+        """Stop the running job or program (Ctrl-C)."""
+        self.connection.stop()
+
+    def soft_reset(self) -> None:
+        """Restart MicroPython (boot.py and main.py run again; main.py's output follows in the console)."""
+        self.console.append_note("— soft reset —")
+        self.run_board_job("Soft reset", lambda board, ctx: board.soft_reset(ctx.output, run_main=True,
+                                                                             wait_for_prompt=False),
+                           lambda _r: self.request_board_info())
+
+    def upload_current_file(self) -> None:
+        """Save the current file and copy it to the board's root folder."""
+        editor = self.tabs.current_editor()
+        if editor is None:
+            self.show_message("Nothing to upload", "Open a file first.")
+            return
+        if (editor.is_modified or editor.path is None) and not self.tabs.save(editor):
+            return
+        board_path = self._board_files.get(editor.path)
+        if board_path:
+            self.browser.save_to_board(editor.path, board_path)
+        else:
+            self.browser.upload([Path(editor.path)], "/")
+
+    # --- files ---
+
+    def open_file(self, path: str | os.PathLike) -> CodeEditor | None:
+        try:
+            editor = self.tabs.open_file(path)
+        except OSError as error:
+            self.show_message("Could not open", f"Could not open {path}: {error.strerror or error}")
+            return None
+        self.settings.add_recent_file(str(Path(path).resolve()))
+        return editor
+
+    def _open_board_file(self, local: str, board_path: str) -> None:
+        self._board_files[str(Path(local).resolve())] = board_path
+        editor = self.tabs.open_file(local)
+        index = self.tabs.indexOf(editor)
+        self.tabs.setTabToolTip(index, f"On the board: {board_path}")
+
+    def _on_file_saved(self, path: str) -> None:
+        self.recovery.remove(path)
+        board_path = self._board_files.get(str(Path(path).resolve()))
+        if board_path and self.connection.connected:
+            self.browser.save_to_board(path, board_path)
+        elif self.settings.upload_on_save and self.connection.connected:
+            self.browser.upload([Path(path)], "/")
+
+    def ask_open_file(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open", self.local_tree.root, "Python (*.py);;All files (*)")
+        for path in paths:
+            self.open_file(path)
+
+    def ask_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.local_tree.root)
+        if folder:
+            self.local_tree.set_root(folder)
+            self.settings.project_dir = folder
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(path).triggered.connect(lambda _c=False, p=path: self.open_file(p))
+
+    def save_current(self) -> None:
+        try:
+            self.tabs.save()
+        except OSError as error:
+            self.show_message("Could not save", f"Could not save: {error.strerror or error}")
+
+    def save_current_as(self) -> None:
+        editor = self.tabs.current_editor()
+        if editor is None:
+            return
+        path = self.tabs.save_as_prompt(editor)
+        if path:
+            try:
+                self.tabs.save_as(path, editor)
+            except OSError as error:
+                self.show_message("Could not save", f"Could not save: {error.strerror or error}")
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.port_combo.currentData() or "", self)
+        if dialog.exec():
+            self.apply_settings()
+
+    def apply_settings(self) -> None:
+        """Apply the stored settings (theme, console font) after the dialog changed them."""
+        self.theme.set_mode(self.settings.theme)
+        self.console.set_font(self.settings.font)
+
+    # --- session and recovery ---
+
+    def autosave_now(self) -> int:
+        """Copy every modified buffer into the recovery folder; returns how many were written."""
+        written = 0
+        for editor in self.tabs.editors():
+            if editor.is_modified:
+                try:
+                    self.recovery.save(editor.key, editor.path, editor.display_name, editor.text())
+                    written += 1
+                except OSError as error:
+                    self.statusBar().showMessage(f"Could not write the recovery copy: {error}", 5000)
+            else:
+                self.recovery.remove(editor.key)
+        return written
+
+    def restore_session(self) -> None:
+        """Window layout, open files and cursors from the last session; then offer unsaved work back."""
+        geometry, state = self.settings.window_state()
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.tabs.restore_session(self.settings.open_files)
+        current = self.settings.current_file
+        if current and self.tabs.find_editor(current):
+            self.tabs.setCurrentWidget(self.tabs.find_editor(current))
+        self.offer_recovery()
+
+    def offer_recovery(self) -> int:
+        """If unsaved buffers were left by a crash, ask (``recovery_prompt``) and restore them. Returns how many
+        were restored."""
+        pending = self.recovery.pending()
+        if not pending:
+            return 0
+        restored = 0
+        if self.recovery_prompt(pending):
+            for buffer in pending:
+                editor = None
+                if buffer.path and Path(buffer.path).is_file():
+                    editor = self.tabs.open_file(buffer.path)
+                else:
+                    editor = self.tabs.new_file()
+                editor.setText(buffer.text)
+                editor.setModified(True)
+                restored += 1
+        self.recovery.clear()
+        self.autosave_now()
+        return restored
+
+    def save_session(self) -> None:
+        self.settings.open_files = self.tabs.open_files()
+        editor = self.tabs.current_editor()
+        self.settings.current_file = editor.path if editor and editor.path else ""
+        self.settings.project_dir = self.local_tree.root
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_session()
+        if not self.tabs.close_all():
+            event.ignore()
+            return
+        self._autosave.stop()
+        self.recovery.clear()  # a clean exit: nothing to recover next time
+        self.connection.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the board thread without the close dialogs (tests)."""
+        self._autosave.stop()
+        self.connection.shutdown()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Process events until no board job is pending (tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while self.connection.busy and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.005)
+        return not self.connection.busy
