@@ -30,6 +30,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/flash.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -52,8 +52,8 @@ class BoardJob:
     """A unit of board work. ``fn(board, ctx) -> result`` runs on the worker thread.
 
     ``pause_console``: the console shows a banner and ignores keys while the job runs (transfers: a stray key
-    would corrupt the raw REPL exchange). ``show_prompt``: afterwards the friendly prompt is printed again in the
-    console (jobs the user sees, such as running a file; quiet jobs such as listing a folder leave it alone)."""
+    would corrupt the raw REPL exchange). ``show_prompt``: REPL output waiting from before the job is shown first,
+    so the job's output follows it (jobs the user sees, such as running a file)."""
 
     title: str
     fn: Callable[[Board, JobContext], Any]
@@ -125,10 +125,10 @@ class BoardWorker(QObject):
             self.sig_connect_failed.emit(port, error)
             return
         self.board = board
-        if self._timer is None:
-            self._timer = QTimer(self)
-            self._timer.setInterval(POLL_INTERVAL_MS)
-            self._timer.timeout.connect(self._poll)
+        # Created here, on the board thread, so it fires there; deleted in close_board on the same thread.
+        self._timer = QTimer()
+        self._timer.setInterval(POLL_INTERVAL_MS)
+        self._timer.timeout.connect(self._poll)
         self._timer.start()
         self.sig_connected.emit(port, greeting)
 
@@ -139,6 +139,7 @@ class BoardWorker(QObject):
     def close_board(self, error: BaseException | None) -> None:
         if self._timer is not None:
             self._timer.stop()
+            self._timer = None  # a QTimer must die on its own thread (this one), not at interpreter exit
         if self.board is None:
             return
         board, self.board = self.board, None
@@ -176,8 +177,14 @@ class BoardWorker(QObject):
             return
         self.sig_job_started.emit(job)
         if job.show_prompt:
-            # Flush what the REPL printed before the job, so it lands above the job's output.
-            self._poll()
+            # Flush what the REPL printed before the job, so it lands above the job's output; a bare prompt
+            # left over from the previous job is noise.
+            try:
+                pending = self.board.terminal_read(0)
+            except PortVanishedError:
+                pending = b""
+            if pending.strip(b"\r\n> "):
+                self.sig_terminal_output.emit(pending)
         ctx = JobContext(job.cancel, _Throttle(lambda d, t: self.sig_job_progress.emit(job, d, t)),
                          lambda data: self.sig_terminal_output.emit(crlf(data)))
         board = self.board
@@ -196,19 +203,16 @@ class BoardWorker(QObject):
         if self.board is None:
             return
         try:
-            greeting = board.to_friendly_repl()
+            board.to_friendly_repl()
         except MipyError:
             try:
                 board.repl.forget_state()
-                greeting = board.interrupt(5)
-                greeting += board.to_friendly_repl()
+                board.interrupt(5)
+                board.to_friendly_repl()
             except MipyError as error:
                 if isinstance(error, PortVanishedError):
                     self.close_board(error)
                 return
-        if job.show_prompt and greeting:
-            # Only the prompt line: the banner after every command would bury the program's output.
-            self.sig_terminal_output.emit(b"\r\n" + greeting.rsplit(b"\n", 1)[-1])
 
 
 class BoardConnection(QObject):

@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
 
     def _on_job_failed(self, job: BoardJob, error: object) -> None:
         _on_done, on_error, note = self._job_ended(job)
-        if job.pause_console:
+        if note:
             what = "cancelled" if isinstance(error, Cancelled) else "failed"
             self.console.append_note(f"— {job.title}: {what} —")
             self.console.feed(b">>> ")

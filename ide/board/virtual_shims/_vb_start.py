@@ -80,7 +80,12 @@ class _VbRootFs:
         import vfs
 
         self.board = vfs.VfsPosix(root)
+        # VfsPosix with a root builds both paths of rename() in one shared buffer (extmod/vfs_posix.c), so it
+        # renames b to b; an unrooted instance given full host paths does not.
+        self.unrooted = vfs.VfsPosix()
+        self.root = root.rstrip("/")
         self.hidden = {self.SHIMS: vfs.VfsPosix(shims), self.STATE: vfs.VfsPosix(state)}
+        self.host_roots = {self.SHIMS: shims.rstrip("/"), self.STATE: state.rstrip("/")}
         self.normalise = normalise
         self.file_class = _VbFlashFile  # module names are deleted after boot; keep what we need here
         self.capacity = capacity
@@ -163,7 +168,11 @@ class _VbRootFs:
         if fs is not fs_new:
             raise OSError(18)  # EXDEV
         replaced = self._size(new_inner) if fs is self.board else 0
-        fs.rename(old_inner, new_inner)
+        root = self.root
+        for prefix, hidden in self.hidden.items():
+            if hidden is fs:
+                root = self.host_roots[prefix]
+        self.unrooted.rename(root + old_inner, root + new_inner)
         self.used -= replaced
 
     def chdir(self, path):
