@@ -144,3 +144,59 @@ def test_file_written_by_us_reads_back_in_mpremote_and_vice_versa(fs, board, boa
 def test_verify_error_type_exists():
     error = TransferVerifyError("/x", "aa", "bb")
     assert error.path == "/x" and error.expected == "aa"
+
+
+def test_cancelled_upload_leaves_the_old_file_and_no_temporary(fs, board_dir):
+    import threading
+    fs.write("/keep.bin", b"before")
+    cancel = threading.Event()
+
+    def progress(done, total):
+        if done > 1000:
+            cancel.set()
+
+    from ide.errors import Cancelled
+    with pytest.raises(Cancelled):
+        fs.write("/keep.bin", random.Random(9).randbytes(20_000), progress, cancel, compress=False)
+    assert (board_dir / "keep.bin").read_bytes() == b"before"
+    assert sorted(os.listdir(board_dir)) == ["keep.bin"]
+    assert fs.read("/keep.bin") == b"before"
+
+
+def test_progress_reaches_the_total(fs):
+    seen = []
+    data = random.Random(4).randbytes(3000)
+    fs.write("/p.bin", data, lambda done, total: seen.append((done, total)), compress=False)
+    assert seen[-1] == (3000, 3000) and seen[0] == (0, 3000)
+    seen.clear()
+    fs.read("/p.bin", lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (3000, 3000)
+
+
+def test_cli_file_commands(tmp_path, board_dir):
+    import subprocess
+    import sys
+    env = {**os.environ, "MIPY_PORT": "virtual"}
+    # The CLI's virtual board keeps its files in the user data folder; point it at this test's folder.
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+
+    def cli(*args, check=True):
+        result = subprocess.run([sys.executable, "-m", "ide", *args], capture_output=True, text=True, env=env,
+                                timeout=60)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    local = tmp_path / "hello world.py"
+    local.write_text("print('hi')\n")
+    cli("mkdir", "/lib/sub")
+    cli("put", str(local), "/lib/sub")
+    assert "hello world.py" in cli("ls", "-l", "/lib/sub").stdout
+    assert cli("cat", "/lib/sub/hello world.py").stdout == "print('hi')\n"
+    cli("mv", "/lib/sub/hello world.py", "/lib/renamed.py")
+    cli("get", "/lib/renamed.py", str(tmp_path / "back.py"))
+    assert (tmp_path / "back.py").read_text() == "print('hi')\n"
+    assert "free" in cli("df").stdout
+    cli("rm", "-r", "/lib")
+    missing = cli("cat", "/lib/renamed.py", check=False)
+    assert missing.returncode == 2 and "no file or folder /lib/renamed.py" in missing.stderr

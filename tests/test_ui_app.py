@@ -9,6 +9,7 @@ import pytest
 from PyQt6.QtCore import QSettings, QTimer
 
 from ide.board.virtual import VirtualBoardConfig
+from ide.ui.editor import UnsavedChoice
 from ide.ui.main_window import MainWindow
 from ide.ui.recovery import RecoveryStore
 from ide.ui.settings import Settings
@@ -23,6 +24,7 @@ def make_window(qtbot, tmp_path, board_dir=None, connect=True, **options) -> Mai
                         VirtualBoardConfig(root_dir=board_dir, baud=0), **options)
     window.messages = []
     window.message_prompt = lambda title, text: window.messages.append(text)
+    window.tabs.unsaved_prompt = lambda editor: UnsavedChoice.DISCARD  # qtbot closes the window at the end
     qtbot.addWidget(window)
     window.resize(1100, 750)
     window.show()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtGui import QDropEvent
 
 from ide.ui.file_browser import OverwriteQuestion, board_paths_mime, file_urls_mime
@@ -35,11 +33,14 @@ def test_drop_event_uploads_files_and_folders(qtbot, window, tmp_path):
     (src / "main.py").write_text("print('main')\n")
     (src / "lib" / "util.py").write_text("X = 1\n")
     tree = window.browser.tree
-    event = QDropEvent(QPointF(5, 200), Qt.DropAction.CopyAction, file_urls_mime([src / "main.py", src / "lib"]),
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    mime = file_urls_mime([src / "main.py", src / "lib"])  # kept referenced: QDropEvent does not own it
+    event = QDropEvent(QPointF(5, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
     tree.dropEvent(event)
     assert event.isAccepted()
     wait_listed(qtbot, window, "/main.py")
+    wait_listed(qtbot, window, "/lib")
+    window.browser.item_for("/lib").setExpanded(True)  # folders are listed when opened
     wait_listed(qtbot, window, "/lib/util.py")
     assert (tmp_path / "board" / "lib" / "util.py").read_text() == "X = 1\n"
     assert "uploaded main.py, lib" in window.console.text()
@@ -52,7 +53,7 @@ def test_overwrite_prompt_shows_both_sides(qtbot, window, tmp_path):
     asked: list[OverwriteQuestion] = []
     window.browser.overwrite_prompt = lambda q: asked.append(q) or False
     window.browser.handle_drop(file_urls_mime([local]), "/")
-    qtbot.waitUntil(lambda: asked and not window.connection.busy, timeout=10000)
+    qtbot.waitUntil(lambda: bool(asked) and not window.connection.busy, timeout=10000)
     assert asked[0].target == "/data.txt" and asked[0].target_size == 14 and asked[0].source_size == 22
     assert "14 B" in asked[0].text() and "22 B" in asked[0].text()
     assert (tmp_path / "board" / "data.txt").read_text() == "old board text"  # declined

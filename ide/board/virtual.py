@@ -36,6 +36,7 @@ import time
 import tty
 from collections import deque
 from pathlib import Path
+from typing import Callable
 
 import platformdirs
 
@@ -208,6 +209,12 @@ class VirtualBoard:
         self._corrupt_at: int | None = None
         self._frozen = False
         self._host_bytes = 0
+        # External client transport (start_with_client): host bytes arrive in _client_inbox, a byte on the wake
+        # pipe interrupts the bridge's select, and board output goes to _client_write instead of a pty.
+        self._client_write: Callable[[bytes], None] | None = None
+        self._client_inbox: deque[bytes] = deque()
+        self._client_wake_read = -1
+        self._client_wake_write = -1
         self._write_network_config()
 
     # --- life cycle ----------------------------------------------------------------------------------------
@@ -215,6 +222,33 @@ class VirtualBoard:
     def start(self) -> str:
         """Power the board on and return its device path."""
         self._open_client_pty()
+        self._power_on()
+        log.info("virtual board at %s, files in %s", self.device_path, self.root_dir)
+        return self.device_path
+
+    def start_with_client(self, write_to_host: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        """Power the board on with no pty of its own: its output goes to ``write_to_host(bytes)`` (called on the
+        bridge thread) and the returned function feeds the host's bytes in (any thread; it never blocks). The
+        simulated ESP chip uses this to put the board's REPL on its own port after booting a MicroPython image."""
+        self._client_write = write_to_host
+        self._client_wake_read, self._client_wake_write = os.pipe()
+        os.set_blocking(self._client_wake_read, False)
+        os.set_blocking(self._client_wake_write, False)
+        self.device_path = ""
+        self._power_on()
+        log.info("virtual board on an external client, files in %s", self.root_dir)
+        return self._feed_from_client
+
+    def _feed_from_client(self, data: bytes) -> None:
+        if not data or not self._running:
+            return
+        self._client_inbox.append(bytes(data))   # deque.append is atomic: no lock shared with the bridge
+        try:
+            os.write(self._client_wake_write, b"!")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full of wake-ups already, or the board is stopping
+
+    def _power_on(self) -> None:
         self._board_master, self._board_slave = pty.openpty()
         tty.setraw(self._board_slave)
         # Output post-processing off and no signal characters: binary input reaches the interpreter untouched
@@ -225,8 +259,6 @@ class VirtualBoard:
         self._boot("POWERON_RESET", raw=False, announce=False)
         self._thread = threading.Thread(target=self._loop, name="virtual-board", daemon=True)
         self._thread.start()
-        log.info("virtual board at %s, files in %s", self.device_path, self.root_dir)
-        return self.device_path
 
     def stop(self) -> None:
         self._running = False
@@ -235,7 +267,7 @@ class VirtualBoard:
             self._thread = None
         self._kill_process()
         for fd in (self._client_master, self._client_slave, self._board_master, self._board_slave,
-                   self._control_read, self._control_write):
+                   self._control_read, self._control_write, self._client_wake_read, self._client_wake_write):
             if fd >= 0:
                 try:
                     os.close(fd)
@@ -243,6 +275,8 @@ class VirtualBoard:
                     pass
         self._client_master = self._client_slave = self._board_master = self._board_slave = -1
         self._control_read = self._control_write = -1
+        self._client_wake_read = self._client_wake_write = -1
+        self._client_write = None
         self._state_holder.cleanup()
 
     def __enter__(self) -> "VirtualBoard":
@@ -380,7 +414,7 @@ class VirtualBoard:
                 time.sleep(0.05)
 
     def _wait(self, timeout: float) -> None:
-        fds = [fd for fd in (self._client_master, self._control_read) if fd >= 0]
+        fds = [fd for fd in (self._client_master, self._control_read, self._client_wake_read) if fd >= 0]
         if self._board_master >= 0 and self._to_host.pending_bytes() < 256:
             fds.append(self._board_master)
         try:
@@ -458,15 +492,28 @@ class VirtualBoard:
             log.info("micropython exited with %s: treating as a crash and hard reset", code)
             self._boot("SW_CPU_RESET", raw=False, announce=True)
 
-    def _read_host(self, now: float) -> None:
-        if self._client_master < 0:
-            return
+    def _take_client_bytes(self) -> bytes:
         try:
-            data = os.read(self._client_master, 4096)
-        except (BlockingIOError, InterruptedError):
+            os.read(self._client_wake_read, 4096)
+        except (BlockingIOError, InterruptedError, OSError):
+            pass
+        chunks = []
+        while self._client_inbox:
+            chunks.append(self._client_inbox.popleft())
+        return b"".join(chunks)
+
+    def _read_host(self, now: float) -> None:
+        if self._client_write is not None:
+            data = self._take_client_bytes()
+        elif self._client_master < 0:
             return
-        except OSError:
-            return  # EIO: no tool has the port open right now
+        else:
+            try:
+                data = os.read(self._client_master, 4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # EIO: no tool has the port open right now
         if not data or self._frozen:
             return
         data = self._apply_faults(data)
@@ -639,6 +686,11 @@ class VirtualBoard:
             if not self._host_backlog:
                 self._host_backlog_since = now
             self._host_backlog += data
+        if self._client_write is not None:
+            if self._host_backlog:
+                output, self._host_backlog = bytes(self._host_backlog), bytearray()
+                self._client_write(output)
+            return
         if not self._host_backlog or self._client_master < 0:
             return
         try:

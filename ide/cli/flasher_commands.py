@@ -82,9 +82,20 @@ def _esp_sim(args: argparse.Namespace) -> int:
     if args.flash:
         blank_flash_file(Path(args.flash), size)
     simulator = EspSimulator(chip=args.chip, flash_path=args.flash, flash_size=size)
+    boot = None
+    if not args.no_micropython:
+        from ide.board.virtual import unavailable_reason
+        from ide.flasher.esp_sim.micropython_boot import MicroPythonBoot
+        reason = unavailable_reason()
+        if reason:
+            print(f"MicroPython images will not boot: the virtual board is unavailable ({reason}).", file=sys.stderr)
+        else:
+            files = args.files or (args.flash + ".files" if args.flash else None)
+            boot = MicroPythonBoot(files).attach(simulator)
     device = simulator.start()
     print(device, flush=True)
-    print(f"Simulated {simulator.chip.info.display_name} on {device}; Ctrl-C to stop.", file=sys.stderr)
+    after = (f"; a flashed MicroPython image boots to the REPL (files in {boot.files_dir})" if boot else "")
+    print(f"Simulated {simulator.chip.info.display_name} on {device}{after}; Ctrl-C to stop.", file=sys.stderr)
     stopped = threading.Event()
     try:
         while not stopped.wait(3600):
@@ -92,6 +103,8 @@ def _esp_sim(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if boot is not None:
+            boot.stop()
         simulator.stop()
     return 0
 
@@ -124,4 +137,8 @@ def add_commands(subparsers) -> None:
     sim.add_argument("--chip", default="esp32", choices=list(SIM_CHIPS))
     sim.add_argument("--flash", help="flash contents file (created blank when missing, kept between runs)")
     sim.add_argument("--flash-size", type=int, default=4, help="flash size in MB (default 4)")
+    sim.add_argument("--files", help="folder for the booted MicroPython's files (default: FLASH.files next to "
+                                     "--flash, else a temporary folder)")
+    sim.add_argument("--no-micropython", action="store_true",
+                     help="do not boot flashed MicroPython images into the virtual board's REPL")
     sim.set_defaults(handler=_esp_sim)

@@ -6,7 +6,8 @@ optionally hashlib (sha256), binascii and deflate; each missing module has a fal
 Wire protocol of an upload (host -> board), after the host started ``_mipy.put(tmp, wire_size, compressed)``:
   board: ``\\x01\\x01``  two credits of one 128-byte window each (an ESP32's stdin ring buffer is 260 bytes; while
          the flash stalls for an erase, at most two windows can wait in it without loss)
-  host:  window of <= 128 bytes, for each credit it holds
+  host:  window of <= 128 bytes (a length byte, then up to 127 bytes), for each credit it holds; a window of
+         length 0 cancels: the board removes the temporary file and prints "cancelled"
   board: ``\\x01`` for every window taken out of the buffer: one more credit
   board, at the end: the hash of the file as it now is on flash, then the REPL's end-of-output marker.
 Ctrl-C is disabled (kbd_intr(-1)) during the binary part, so 0x03 in the data is data.
@@ -14,9 +15,11 @@ Ctrl-C is disabled (kbd_intr(-1)) during the binary part, so 0x03 in the data is
 A download (board -> host) is length-framed: ``<size>\\n``, the raw bytes, then the hash of what was sent.
 """
 
-WINDOW = 128
+WINDOW = 128           # bytes on the wire per window: a length byte and up to 127 bytes of data
+WINDOW_DATA = WINDOW - 1
 CREDITS = 2
 ACK = b"\x01"
+CANCEL = b"\x00"      # a window of length 0
 
 # Hash kinds the board may answer with: sha256 where hashlib has it (ESP32, ESP8266), else crc32 (binascii).
 HELPERS = r"""
@@ -65,21 +68,29 @@ class _mipy_fs:
         return c.hexof(h)
 
     class _Window(__import__('io').IOBase):
-        # A stream over stdin that hands out credits as it takes windows out of the UART buffer.
+        # A stream over stdin that hands out credits as it takes windows out of the UART buffer. Each window
+        # starts with its length byte; a length of 0 is the host cancelling.
         def __init__(s, n):
             s.left = n
             s.i = __import__('sys').stdin.buffer
             s.o = __import__('sys').stdout.buffer
             s.got = 0
+            s.size = 0
+            s.aborted = False
         def read(s, m=-1):
             if s.left <= 0:
                 return b''
-            n = 128 - s.got if m < 0 else min(m, 128 - s.got)
-            n = min(n, s.left)
+            if s.got == 0:
+                s.size = s.i.read(1)[0]
+                if s.size == 0:
+                    s.aborted = True
+                    s.left = 0
+                    return b''
+            n = s.size - s.got if m < 0 else min(m, s.size - s.got)
             d = s.i.read(n)
             s.left -= len(d)
             s.got += len(d)
-            if s.got == 128 or s.left == 0:
+            if s.got == s.size:
                 s.got = 0
                 s.o.write(b'\x01')
             return d
@@ -91,11 +102,9 @@ class _mipy_fs:
     @classmethod
     def put(c, tmp, n, compressed):
         c.micropython.kbd_intr(-1)
+        w = c._Window(n)
         try:
-            w = c._Window(n)
-            src = w
-            if compressed:
-                src = c._deflate.DeflateIO(w, c._deflate.RAW, 10)
+            src = c._deflate.DeflateIO(w, c._deflate.RAW, 10) if compressed else w
             w.o.write(b'\x01\x01')
             with open(tmp, 'wb') as f:
                 while True:
@@ -105,9 +114,20 @@ class _mipy_fs:
                     f.write(d)
             while w.left > 0:
                 w.read()
+        except Exception:
+            if not w.aborted:
+                try:
+                    c.os.remove(tmp)
+                except OSError:
+                    pass
+                raise
         finally:
             c.micropython.kbd_intr(3)
-        print(c.file_hash(tmp))
+        if w.aborted:
+            c.os.remove(tmp)
+            print('cancelled')
+        else:
+            print(c.file_hash(tmp))
 
     @classmethod
     def get(c, p):

@@ -214,13 +214,10 @@ class BoardFS:
             self._ensure_helpers()
         directory, name = posixpath.split(path)
         temporary = posixpath.join(directory, "." + name + TEMP_SUFFIX)
-        total, free = self.df()
-        old_size = 0
+        _, free = self.df()
         try:
-            existing = self.stat(path)
-            if existing.is_dir:
+            if self.stat(path).is_dir:
                 raise BoardFileError(path, "is a folder")
-            old_size = existing.size
         except BoardFileNotFound:
             pass
         # The temporary copy and the old file coexist until the rename.
@@ -237,6 +234,8 @@ class BoardFS:
         for attempt in (1, 2):
             try:
                 got = self._put(temporary, wire, compressed, len(data), progress, cancel)
+            except Cancelled:
+                raise  # the board removed the temporary file itself
             except BaseException:
                 self._discard(temporary)
                 raise
@@ -247,7 +246,6 @@ class BoardFS:
                 self._discard(temporary)
                 raise TransferVerifyError(path, expected, got)
         self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})")
-        del old_size, total
 
     def _put(self, temporary: str, wire: bytes, compressed: bool, size: int, progress: Progress | None,
              cancel: threading.Event | None) -> str:
@@ -258,11 +256,12 @@ class BoardFS:
         timeout = self.board.timeout
         credits = 0
         sent = 0
+        cancelled = False
         if progress:
             progress(0, size)
         try:
-            while sent < len(wire) or credits < 0:
-                while credits == 0 or (link.port.in_waiting and sent < len(wire)):
+            while sent < len(wire) and not cancelled:
+                while credits == 0 or link.port.in_waiting:
                     byte = link.read_exactly(1, timeout, "writing a file (waiting for the board)")
                     if byte == board_code.ACK:
                         credits += 1
@@ -272,24 +271,26 @@ class BoardFS:
                     else:
                         raise BoardError(f"unexpected byte {byte!r} from the board during a transfer")
                 if cancel is not None and cancel.is_set():
-                    raise Cancelled("upload")
-                window = wire[sent:sent + board_code.WINDOW]
-                link.write(window)
+                    # Cancel in-band, so the board leaves its binary mode cleanly and removes the temporary file.
+                    link.write(board_code.CANCEL)
+                    cancelled = True
+                    break
+                window = wire[sent:sent + board_code.WINDOW_DATA]
+                link.write(bytes([len(window)]) + window)
                 sent += len(window)
                 credits -= 1
                 if progress:
                     progress(min(size, sent * size // max(1, len(wire))), size)
-                if sent >= len(wire):
-                    break
-        except (Cancelled, PortVanishedError, BoardTimeoutError):
+        except (PortVanishedError, BoardTimeoutError):
             repl.forget_state()
             raise
-        # Remaining acknowledgements, then the hash line printed by the board.
         answer = link.read_until(END_OF_OUTPUT, max(timeout, len(wire) / 2000), "verifying the file on the board")
         stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
         link.read_until(b">", timeout, "waiting for the raw prompt")
         if stderr:
             raise self._translate(parse_traceback(stderr.decode("utf-8", "replace")), temporary)
+        if cancelled:
+            raise Cancelled("upload")
         return answer.replace(board_code.ACK, b"").decode().strip()
 
     def _raise_board_failure(self, path: str) -> None:
@@ -300,8 +301,7 @@ class BoardFS:
         self.board.repl.forget_state()
         error = self._translate(parse_traceback(stderr.decode("utf-8", "replace")), path)
         if isinstance(error, BoardNoSpace):
-            total, free = self.df()
-            raise BoardNoSpace(path, 0, free) from None
+            raise BoardNoSpace(path, 0, self.df()[1]) from None
         raise error
 
     def _discard(self, temporary: str) -> None:

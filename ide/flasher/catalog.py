@@ -13,7 +13,8 @@ the network first. Format (version 1)::
          "variant": "SPIRAM",           # "" for the default build
          "name": "ESP32 with PSRAM",    # what the user sees
          "file": "ESP32_GENERIC-SPIRAM-20241129-v1.24.1.bin",
-         "sha256": null}                # hex digest when published; checked after download
+         "sha256": null,                # hex digest when published; checked after download
+         "description": "..."}          # optional: which boards it is for, in words
       ]
     }
 
@@ -53,6 +54,7 @@ class FirmwareEntry:
     file: str
     url: str
     sha256: str | None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def load_catalog(path: Path | str = CATALOG_PATH) -> Catalog:
         entries = tuple(
             FirmwareEntry(board=item["board"], chip=item["chip"], variant=item.get("variant", ""),
                           name=item["name"], file=item["file"], url=base_url + item["file"],
-                          sha256=(item.get("sha256") or None))
+                          sha256=(item.get("sha256") or None), description=item.get("description", ""))
             for item in document["boards"])
         return Catalog(document.get("version", ""), entries)
     except (OSError, ValueError, KeyError, TypeError) as failure:

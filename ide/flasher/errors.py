@@ -97,6 +97,16 @@ class VerifyFailed(FlasherError):
         super().__init__(f"flash at 0x{offset:x} reads back as {actual}, expected {expected}")
 
 
+class FirmwareDidNotStart(FlasherError):
+    """Flashing succeeded, but no MicroPython REPL answered on ``port`` after the reset. ``seen`` holds what the
+    board printed meanwhile (empty when it stayed silent)."""
+
+    def __init__(self, port: str, seen: bytes = b""):
+        self.port = port
+        self.seen = seen
+        super().__init__(f"no MicroPython REPL on {port} after flashing")
+
+
 class ChipMismatch(FlasherError):
     """The user named ``requested_chip`` but the board is ``detected_chip``."""
 

@@ -8,6 +8,7 @@ written to flash the write runs to its end, so a cancelled wizard never leaves a
     details = detect(port)                                   # ChipDetails
     image = check_firmware(path, details)                    # refuses wrong chip / too large / truncated
     flash_firmware(port, path, erase=True, progress=cb)      # FlashResult (write, verify, hard reset)
+    info = confirm_micropython(port)                         # the REPL answers: BoardInfo (version...)
     backup_flash(port, "backup.bin", progress=cb)
     erase_filesystem(port)                                   # only the file system partition
 
@@ -32,11 +33,11 @@ from esptool.loader import ESPLoader
 from esptool.targets import ROM_LIST
 from esptool.util import FatalError, NotImplementedInROMError, UnsupportedCommandError
 
-from ide.errors import Cancelled, PortBusyError, PortError, PortNotFoundError, PortPermissionError, \
+from ide.errors import BoardError, Cancelled, PortBusyError, PortError, PortNotFoundError, PortPermissionError, \
     PortVanishedError
 from ide.flasher.chips import BY_DISPLAY_NAME, ChipInfo, chip_by_key
-from ide.flasher.errors import (ChipCommunicationError, ChipMismatch, ChipNotInBootMode, FlashWriteFailed,
-                                NoFileSystemRegion, VerifyFailed)
+from ide.flasher.errors import (ChipCommunicationError, ChipMismatch, ChipNotInBootMode, FirmwareDidNotStart,
+                                FlashWriteFailed, NoFileSystemRegion, VerifyFailed)
 from ide.flasher.esptool_bridge import Progress, esptool_output
 from ide.flasher.images import (FILE_SYSTEM_SUBTYPES, PARTITION_TABLE_ADDRESS, PARTITION_TYPE_DATA, ImageInfo,
                                 inspect_image, read_partition_table)
@@ -52,6 +53,25 @@ SECTOR = 0x1000
 # the last 16 KB, which the Espressif SDK keeps for its RF/Wi-Fi parameters.
 ESP8266_FS_START = 0x100000
 ESP8266_SDK_PARAMS_SIZE = 0x4000
+# After the hard reset the ROM loads the bootloader and MicroPython mounts (on first boot: formats) its file
+# system: about 1 s on an ESP32, several on a first boot with a large file system. Native-USB chips (C3/S3) also
+# re-enumerate, so the port may vanish for a moment. The confirm step waits this long before the first look...
+POST_RESET_SETTLE_S = 0.5
+# ...and gives up after this long.
+FIRMWARE_START_TIMEOUT_S = 20.0
+CONFIRM_RETRY_INTERVAL_S = 0.5
+
+# What flash_firmware is doing, for its ``stage`` callback. Everything from ERASING on changes the flash: a
+# caller must not offer to stop it (the core would not stop anyway).
+STAGE_CONNECTING = "connecting"
+STAGE_CHECKING = "checking"
+STAGE_ERASING = "erasing"
+STAGE_WRITING = "writing"
+STAGE_VERIFYING = "verifying"
+STAGE_RESETTING = "resetting"
+WRITE_STAGES = frozenset({STAGE_ERASING, STAGE_WRITING})
+
+Stage = Callable[[str], None]
 
 
 class CancelEvent(Protocol):
@@ -236,17 +256,33 @@ def check_firmware(firmware: Path | str | bytes, chip: ChipDetails | ChipInfo,
 def flash_firmware(port: str, firmware: Path | str | bytes, *, chip: str | None = None, erase: bool = False,
                    baud: int = DEFAULT_FLASH_BAUD, verify: bool = True, reset: bool = True,
                    progress: Progress | None = None, cancel: CancelEvent | None = None,
-                   attempts: int = DEFAULT_CONNECT_ATTEMPTS) -> FlashResult:
+                   attempts: int = DEFAULT_CONNECT_ATTEMPTS, stage: Stage | None = None) -> FlashResult:
     """Write a MicroPython firmware image at the detected chip's offset: check the image against the chip and
     its flash, optionally erase everything, write compressed through the stub, verify by MD5, hard reset.
 
     ``chip`` (a key such as "esp32", or None/"auto") only states an expectation: a different board is refused.
+    ``stage(name)`` is told each ``STAGE_*`` as it begins; ``progress(done, total)`` reports the write.
     """
     data = firmware if isinstance(firmware, bytes) else Path(firmware).read_bytes()
     path = None if isinstance(firmware, bytes) else str(firmware)
+    current_stage = [""]
+
+    def enter(name: str) -> None:
+        if current_stage[0] != name:
+            current_stage[0] = name
+            if stage is not None:
+                stage(name)
+
+    def on_write_progress(done: int, total: int) -> None:
+        enter(STAGE_WRITING)   # after an erase-all, the first block marks the start of the write proper
+        if progress is not None:
+            progress(done, total)
+
     _check_cancel(cancel, "flash")
     started = time.monotonic()
-    with connect(port, baud=baud, attempts=attempts, progress=progress) as esp:
+    enter(STAGE_CONNECTING)
+    with connect(port, baud=baud, attempts=attempts, progress=on_write_progress) as esp:
+        enter(STAGE_CHECKING)
         with _wrap_step(port, "reading chip details"):
             details = _describe(esp, port)
         if chip and chip != "auto" and chip_by_key(chip) != details.chip:
@@ -255,6 +291,7 @@ def flash_firmware(port: str, firmware: Path | str | bytes, *, chip: str | None 
         offset = details.chip.micropython_offset
         _check_cancel(cancel, "flash")
         # From here on the flash is being changed: no more cancellation points.
+        enter(STAGE_ERASING if erase else STAGE_WRITING)
         try:
             cmds.write_flash(esp, [(offset, data)], flash_size="keep", flash_mode="keep", flash_freq="keep",
                              erase_all=erase, compress=True)
@@ -263,15 +300,55 @@ def flash_firmware(port: str, firmware: Path | str | bytes, *, chip: str | None 
         expected = hashlib.md5(data).hexdigest()
         actual = expected
         if verify and (esp.IS_STUB or esp.CHIP_NAME != "ESP8266"):
+            enter(STAGE_VERIFYING)
             with _wrap_step(port, "verifying"):
                 actual = esp.flash_md5sum(offset, len(data))
             if actual != expected:
                 raise VerifyFailed(offset, expected, actual)
         if reset:
+            enter(STAGE_RESETTING)
             with _wrap_step(port, "resetting"):
                 esp.hard_reset()
         final_baud = esp._port.baudrate
     return FlashResult(details, offset, len(data), actual, final_baud, time.monotonic() - started)
+
+
+def _pause(seconds: float, cancel: CancelEvent | None, operation: str) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        _check_cancel(cancel, operation)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(0.05, remaining))
+
+
+def confirm_micropython(port: str, *, timeout: float = FIRMWARE_START_TIMEOUT_S, settle: float = POST_RESET_SETTLE_S,
+                        cancel: CancelEvent | None = None):
+    """After flashing and the hard reset: open ``port`` until MicroPython's REPL answers, and return its
+    :class:`~ide.board.board.BoardInfo` (``.version`` is the release, "1.24.1"). Retries while the board boots or
+    its port re-enumerates; raises :class:`FirmwareDidNotStart` (with what the board printed) after ``timeout``,
+    or the port's own error when another program holds it."""
+    from ide.board.board import Board   # the board layer is only needed for this last step
+
+    _pause(settle, cancel, "confirm")
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    seen = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with Board.open(port, timeout=max(1.0, min(5.0, remaining))) as board:
+                return board.info()
+        except PortBusyError:
+            raise
+        except (PortError, BoardError) as failure:
+            last_error = failure
+            seen = getattr(failure, "seen", b"") or seen
+            log.info("MicroPython not answering on %s yet: %s", port, failure)
+        if time.monotonic() >= deadline:
+            raise FirmwareDidNotStart(port, seen) from last_error
+        _pause(CONFIRM_RETRY_INTERVAL_S, cancel, "confirm")
 
 
 def backup_flash(port: str, destination: Path | str, *, baud: int = DEFAULT_FLASH_BAUD,

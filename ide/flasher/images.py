@@ -153,12 +153,15 @@ def load_image(path: Path | str, expected_chip: ChipInfo | None = None, flash_si
     return data
 
 
-def build_test_image(chip: ChipInfo, payload_size: int, seed: int = 1, entry: int = 0x40080000) -> bytes:
+def build_test_image(chip: ChipInfo, payload_size: int, seed: int = 1, entry: int = 0x40080000,
+                     text: bytes = b"") -> bytes:
     """A valid image for ``chip`` with ``payload_size`` bytes of pseudo-random segment data, for tests and the
-    benchmark (MicroPython is never downloaded by them). Random content keeps compression honest."""
+    benchmark (MicroPython is never downloaded by them). Random content keeps compression honest. ``text`` is
+    placed at the start of the segment data (as a firmware's banner string sits in its rodata)."""
     import random
     rng = random.Random(seed)
-    payload = rng.randbytes(payload_size)
+    payload = text + rng.randbytes(max(0, payload_size - len(text)))
+    payload_size = len(payload)
     header = HEADER.pack(ESP_IMAGE_MAGIC, 1, 2, 0x20, entry)
     if chip.image_chip_id is not None:
         header += EXTENDED_HEADER.pack(0xEE, 0, 0, 0, chip.image_chip_id, 0, 0, 0xFFFF, 0, 0, 0, 0, 0)

@@ -59,6 +59,20 @@ def _verify(error: errors.VerifyFailed) -> str:
             "fails again, the flash chip may be worn out.")
 
 
+@explains(errors.FirmwareDidNotStart)
+def _did_not_start(error: errors.FirmwareDidNotStart) -> str:
+    text = (f"The firmware was written and checked, but MicroPython did not answer on {error.port} afterwards. "
+            "Press the board's EN/RESET button once (some boards cannot reset themselves) and open the REPL. ")
+    if error.seen:
+        sample = error.seen[-60:].decode("utf-8", "replace").strip()
+        text += (f"The board printed {sample!r}: if that repeats, flash again with 'erase all' selected and check "
+                 "that the firmware matches your board (for example a SPIRAM build needs a board with PSRAM).")
+    else:
+        text += ("If it stays silent, the file may not be MicroPython, or may be for another board variant: "
+                 "choose the firmware from the list.")
+    return text
+
+
 @explains(errors.ChipMismatch)
 def _chip_mismatch(error: errors.ChipMismatch) -> str:
     return (f"You chose {error.requested_chip}, but the board is an {error.detected_chip}. "

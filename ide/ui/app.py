@@ -32,5 +32,7 @@ def create_window(port: str | None = None, **window_options):
 def run_app(port: str | None = None) -> int:
     """Open the main window (connected to ``port`` if given) and run until it closes; the exit status."""
     app = create_app()
-    window = create_window(port)  # noqa: F841 - kept alive until exec returns
-    return app.exec()
+    window = create_window(port)
+    status = app.exec()
+    window.connection.shutdown()  # already done when the window closed; harmless again
+    return status

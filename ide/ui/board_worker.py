@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
 from ide.board.board import Board
 from ide.errors import MipyError, PortVanishedError
@@ -304,7 +304,8 @@ class BoardConnection(QObject):
         """Close the board and end the thread (application exit)."""
         if self._thread.isRunning():
             self.stop()
-            self._sig_close.emit()
+            # Blocking: the board must be closed (and the poll timer gone) on its thread before the thread ends.
+            QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
             self._thread.quit()
             self._thread.wait(timeout_ms)
 

@@ -49,8 +49,9 @@ class _VbFlashFile:
             sectors_after = (self._written + n) // self.SECTOR
             delay_us += (sectors_after - sectors_before) * 40000
             if delay_us:
-                import time
-                time.sleep_us(delay_us)
+                import utime  # the built-in: the time shim slices sleeps for Timer callbacks
+
+                utime.sleep_us(delay_us)
         result = self._inner.write(data)
         self._written += n
         self._fs.used += n

@@ -10,7 +10,9 @@ When the flash holds a valid image at the chip's MicroPython offset, booting cal
 if that returns a callable, the chip is "running the application": the callable receives the host's bytes, the
 application answers with :meth:`EspSimulator.write_to_host`, and re-opening the port keeps it running. A SLIP
 SYNC request arriving while the application runs puts the chip back into download mode, which is what a user
-holding BOOT and pressing RESET would do.
+holding BOOT and pressing RESET would do. When the chip stops running the application (any reset, or
+:meth:`EspSimulator.stop`), the callable's ``close()`` is called if it has one: :mod:`.micropython_boot` stops its
+virtual board there.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 POLL_INTERVAL_S = 0.005
 READ_CHUNK = 1 << 16
+# Application output nobody reads is kept up to this size, then the oldest is dropped (a USB-serial bridge keeps
+# only its small FIFO while no program has the port open).
+PENDING_OUTPUT_LIMIT = 8 * 1024
 # The start of a SYNC request frame: SLIP delimiter, direction 0x00, command 0x08.
 SYNC_REQUEST_START = b"\xc0\x00\x08"
 
@@ -126,6 +131,8 @@ class EspSimulator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lock:
+            self._stop_application()
         if self._master >= 0:
             os.close(self._master)
             self._master = -1
@@ -179,7 +186,7 @@ class EspSimulator:
             self._bootloader.reset()
             self._link.decoder.reset()
             self._link.frames.clear()
-            self._app_input = None
+            self._stop_application()
             if download and self.in_boot_mode:
                 self.mode = DOWNLOAD
             else:
@@ -189,18 +196,30 @@ class EspSimulator:
         self.reset(download=False)
 
     def write_to_host(self, data: bytes) -> None:
-        """Output of the running application (the virtual board's REPL)."""
+        """Output of the running application (the virtual board's REPL). Dropped unless an application runs."""
         with self._lock:
+            if self.mode != APPLICATION or self._app_input is None:
+                return
             if self._host_connected:
                 self._write(data)
             else:
                 self._pending_output += data
+                del self._pending_output[:-PENDING_OUTPUT_LIMIT]
 
     @property
     def stub_running(self) -> bool:
         return self._bootloader.stub_running
 
     # --- boot -------------------------------------------------------------------------------------------------
+
+    def _stop_application(self) -> None:
+        app, self._app_input = self._app_input, None
+        close = getattr(app, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # the chip's reset must happen whatever the application does
+                log.exception("stopping the simulated application failed")
 
     def _boot_from_flash(self) -> None:
         self.boot_count += 1
@@ -222,7 +241,11 @@ class EspSimulator:
         line += f"entry 0x{info.entry_point:08x}\r\n".encode()
         self._emit(bytes(line))
         if self.on_boot_firmware is not None:
-            self._app_input = self.on_boot_firmware(image)
+            try:
+                self._app_input = self.on_boot_firmware(image)
+            except Exception:  # a broken application must not take the chip (the serving thread) down with it
+                log.exception("the boot hook failed: the application stays silent")
+                self._app_input = None
 
     def _emit(self, data: bytes) -> None:
         if self._host_connected:

@@ -1,0 +1,95 @@
+"""Run project: stop what runs, build, sync, soft reset, and follow the program's output.
+
+One function per step so the window and the command line share them: :func:`deploy` (interrupt, build, sync),
+:func:`run_project` (deploy, then soft reset leaving main.py running), :func:`follow_output` (stream until
+cancelled, then Ctrl-C). Progress is ``progress(done, total)`` within the current phase, which ``on_phase``
+names ("stopping", "building", "uploading", "restarting"): files while building, bytes while uploading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Callable
+
+from ide.board.board import Board
+from ide.board.repl import OutputCallback
+from ide.errors import Cancelled
+from ide.filebrowser.board_fs import BoardFS
+from ide.project.build import BuildResult, MpyTarget, build_project, detect_target
+from ide.project.project import Project
+from ide.project.sync import SyncResult, sync_build
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+Phase = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class RunReport:
+    target: MpyTarget
+    build: BuildResult
+    sync: SyncResult
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per phase
+
+
+def _check(cancel: threading.Event | None, what: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(what)
+
+
+def deploy(board: Board, project: Project, progress: Progress | None = None, cancel: threading.Event | None = None,
+           on_phase: Phase | None = None, on_file: Callable[[str], None] | None = None,
+           target: MpyTarget | None = None) -> RunReport:
+    """Stop the running program, build for this board, and sync. A syntax error (:class:`BuildSyntaxError`)
+    is raised before anything reaches the board."""
+    phase = on_phase or (lambda _name: None)
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    phase("stopping")
+    board.interrupt()
+    seconds["stopping"] = time.monotonic() - started
+    _check(cancel, "run project")
+
+    started = time.monotonic()
+    phase("building")
+    target = target or detect_target(board)
+    build = build_project(project, target, progress, cancel)
+    seconds["building"] = time.monotonic() - started
+    _check(cancel, "run project")
+
+    started = time.monotonic()
+    phase("uploading")
+    synced = sync_build(BoardFS(board), build, project.name, progress, cancel, on_file)
+    seconds["uploading"] = time.monotonic() - started
+    return RunReport(target, build, synced, seconds)
+
+
+def run_project(board: Board, project: Project, on_output: OutputCallback | None = None,
+                progress: Progress | None = None, cancel: threading.Event | None = None,
+                on_phase: Phase | None = None, on_file: Callable[[str], None] | None = None,
+                target: MpyTarget | None = None) -> RunReport:
+    """Deploy, then soft-reset so boot.py and main.py run; returns as soon as the board has restarted, with
+    main.py running (its output is the caller's to follow: :func:`follow_output`, or the window's console)."""
+    report = deploy(board, project, progress, cancel, on_phase, on_file, target)
+    started = time.monotonic()
+    if on_phase:
+        on_phase("restarting")
+    before = board.soft_reset(on_output, run_main=True, wait_for_prompt=False)
+    del before  # what the REPL printed before the reboot line: the prompt we left
+    report.seconds["restarting"] = time.monotonic() - started
+    return report
+
+
+def follow_output(board: Board, on_output: OutputCallback, cancel: threading.Event,
+                  poll: float = 0.05) -> None:
+    """Stream the running program's output until ``cancel`` is set, then stop it (Ctrl-C) and return with the
+    board at its prompt."""
+    while not cancel.is_set():
+        data = board.terminal_read(poll)
+        if data:
+            on_output(data)
+    board.interrupt()
