@@ -162,9 +162,9 @@ def test_ctrl_c_is_data_when_keyboard_interrupt_is_disabled(board):
 
 
 def test_rescue_a_main_that_disables_ctrl_c_and_loops(board_dir, make_board):
+    board = make_board()
     (board_dir / "main.py").write_text(
         "import micropython\nprint('taking over')\nmicropython.kbd_intr(-1)\nwhile True:\n    pass\n")
-    board = make_board()
     # An ordinary interrupt cannot stop it: Ctrl-C is now plain data.
     board.soft_reset(wait_for_prompt=False)
     time.sleep(0.5)
@@ -178,8 +178,8 @@ def test_rescue_a_main_that_disables_ctrl_c_and_loops(board_dir, make_board):
 
 
 def test_rescue_a_board_that_deep_sleeps(board_dir, make_board):
-    (board_dir / "main.py").write_text("import machine\nprint('sleeping')\nmachine.deepsleep(300)\n")
     board = make_board()
+    (board_dir / "main.py").write_text("import machine\nprint('sleeping')\nmachine.deepsleep(300)\n")
     board.soft_reset(wait_for_prompt=False)
     time.sleep(0.5)
     assert board.rescue(move_main_aside=True, timeout=10) == "/main.py.disabled"

@@ -53,6 +53,10 @@ def vb_board(tmp_path, monkeypatch):
         config.setdefault("root_dir", root)
         config.setdefault("baud", 0)
         config.setdefault("network", NETS)
+        # The hardware shims (machine.py alone is 17 KB of source) are compiled from source on the virtual board
+        # at first import, which on a chip is firmware in flash; at the default 160 KB the compiler's parse tree
+        # for machine.py does not always fit next to web_dashboard's imports (MemoryError in `import machine`).
+        config.setdefault("heap_size", 256 * 1024)
         board = Board.open("virtual", virtual_config=virtual.VirtualBoardConfig(**config), timeout=10)
         opened.append(board)
         return board
@@ -82,15 +86,28 @@ class Output:
         return self.data.decode("utf-8", "replace")
 
 
-def follow_until(board: Board, output: Output, text: str, timeout: float = 15) -> None:
-    """Read the board's output into ``output`` until ``text`` shows up."""
+def follow_until(board: Board, output: Output, text: str, timeout: float = 15, start: int = 0) -> int:
+    """Read the board's output into ``output`` until ``text`` shows up after character ``start``; returns the
+    length of the output then (a ``start`` for the next wait)."""
     end = time.monotonic() + timeout
-    while text not in output.text:
+    while text not in output.text[start:]:
         if time.monotonic() > end:
             raise AssertionError(f"{text!r} not seen; output:\n{output.text[-3000:]}")
         data = board.terminal_read(0.05)
         if data:
             output(data)
+    return len(output.text)
+
+
+def board_port(board: Board, port: int) -> int:
+    """The host port standing in for the board's privileged ``port`` (the socket shim's ports.json)."""
+    path = board.virtual_board.state_dir / "ports.json"
+    return wait_for(lambda: path.exists() and json.loads(path.read_text() or "{}").get(str(port)), 10,
+                    f"port {port} mapping")
+
+
+def pin(board: Board, number: int):
+    return board.virtual_board.pin_states().get(str(number), {}).get("value")
 
 
 def wait_for(predicate, timeout: float = 10, what: str = "condition"):

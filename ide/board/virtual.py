@@ -191,6 +191,8 @@ class VirtualBoard:
         self._control_read = -1
         self._control_write = -1
         self._control_buffer = b""
+        self._go_read = -1
+        self._go_write = -1
         self._to_board = _Wire(self.config.baud, self.config.latency_s)
         self._to_host = _Wire(self.config.baud, self.config.latency_s)
         self._host_backlog = bytearray()
@@ -386,6 +388,12 @@ class VirtualBoard:
         args = {"root": str(self.root_dir.resolve()), "shims": str(SHIMS_DIR), "state": str(self.state_dir),
                 "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.config.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL}
+        for fd in (self._go_read, self._go_write):
+            if fd >= 0:
+                os.close(fd)
+        # A fresh pipe per boot: a "go" byte left unread by an interrupted boot must not release the next one.
+        self._go_read, self._go_write = os.pipe()
+        args["go_fd"] = self._go_read
         args_path = self.state_dir / "boot_args.json"
         args_path.write_text(json.dumps(args))
         command = micropython_command() + ["-X", f"heapsize={self.config.heap_size}", "-i", str(START_SCRIPT),
@@ -393,7 +401,7 @@ class VirtualBoard:
         try:
             self._process = subprocess.Popen(
                 command, stdin=self._board_slave, stdout=self._board_slave, stderr=self._board_slave,
-                pass_fds=(self._control_write,), start_new_session=True, cwd=str(self.state_dir),
+                pass_fds=(self._control_write, self._go_read), start_new_session=True, cwd=str(self.state_dir),
                 env={**os.environ, "MICROPYPATH": ""})
         except OSError as error:
             raise VirtualBoardError(f"could not start the MicroPython interpreter: {error}") from error
@@ -469,6 +477,11 @@ class VirtualBoard:
             if self._held_ctrl_c:
                 self._held_ctrl_c = 0
                 self._send_sigint()
+            # Let the start-up script go on to boot.py and main.py (it waits for this byte).
+            try:
+                os.write(self._go_write, b"g")
+            except OSError:
+                pass
         elif words[0] == "port":
             self.port_remaps[words[1]] = int(words[2])
 

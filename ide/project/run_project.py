@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import threading
 import time
+import weakref
 from typing import Callable
 
 from ide.board.board import Board
@@ -36,6 +37,17 @@ class RunReport:
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per phase
 
 
+# The firmware cannot change while the port is open (flashing needs the port), so one question per connection.
+_targets: "weakref.WeakKeyDictionary[Board, MpyTarget]" = weakref.WeakKeyDictionary()
+
+
+def _target_for(board: Board) -> MpyTarget:
+    target = _targets.get(board)
+    if target is None:
+        target = _targets[board] = detect_target(board)
+    return target
+
+
 def _check(cancel: threading.Event | None, what: str) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(what)
@@ -50,13 +62,15 @@ def deploy(board: Board, project: Project, progress: Progress | None = None, can
     seconds: dict[str, float] = {}
     started = time.monotonic()
     phase("stopping")
-    board.interrupt()
+    # Ctrl-C and straight into the raw REPL, where everything that follows runs (a plain interrupt would leave
+    # the friendly prompt, and the next exec would interrupt a second time to get to the raw one).
+    board.repl.enter_raw()
     seconds["stopping"] = time.monotonic() - started
     _check(cancel, "run project")
 
     started = time.monotonic()
     phase("building")
-    target = target or detect_target(board)
+    target = target or _target_for(board)
     build = build_project(project, target, progress, cancel)
     seconds["building"] = time.monotonic() - started
     _check(cancel, "run project")

@@ -39,7 +39,8 @@ class SyncResult:
 
 
 def read_manifest(fs: BoardFS) -> dict:
-    """The board's manifest: {"project": name, "files": {board path: sha256}}; empty when there is none. A
+    """The board's manifest: {"project": name, "files": {board path: sha256 of provisioning files, else ""}};
+    empty when there is none. A
     manifest we cannot read is treated as absent (we then remove nothing, which is the safe side)."""
     try:
         data = json.loads(fs.read(MANIFEST_PATH).decode("utf-8"))
@@ -75,7 +76,11 @@ def sync_build(fs: BoardFS, build: BuildResult, project_name: str, progress: Pro
         log.info("the board held project %r; its files stay, this project's are added", old.get("project"))
 
     contents = {built.board_path: built.local.read_bytes() for built in build.files}
-    wanted = {path: hashlib.sha256(data).hexdigest() for path, data in contents.items()}
+    # The manifest records ownership; a hash only for provisioning files, which the board deletes and so cannot
+    # be compared on the board. Other files are compared with the board itself, and editing one leaves the
+    # manifest as it is (one write less per run).
+    wanted = {b.board_path: hashlib.sha256(contents[b.board_path]).hexdigest() if b.provisioning else ""
+              for b in build.files}
     regular = [b.board_path for b in build.files if not b.provisioning]
     on_board = fs.hashes(regular) if regular else {}
     to_upload = []
@@ -97,7 +102,7 @@ def sync_build(fs: BoardFS, build: BuildResult, project_name: str, progress: Pro
     new_paths = [path for path in to_upload if path not in owned]
     if new_paths:
         claimed = dict(owned)
-        claimed.update({path: "" for path in new_paths})
+        claimed.update({path: "-" for path in new_paths})  # "-": claimed, not yet known to be there
         fs.write(MANIFEST_PATH, _manifest_bytes(project_name, claimed))
         owned = claimed
         result.manifest_written = True

@@ -31,7 +31,7 @@ from ide.board.ports import list_board_ports
 from ide.errors import Cancelled, MipyError
 from ide.explain import explain
 from ide.flasher import flash
-from ide.flasher.catalog import Catalog, FirmwareEntry, download_firmware, load_catalog
+from ide.flasher.catalog import Catalog, FirmwareEntry, default_cache_dir, download_firmware, load_catalog
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +170,8 @@ class FlasherWorker(QObject):
             result = flash.flash_firmware(plan.port, path, erase=plan.erase, baud=plan.baud, cancel=self.cancel,
                                           attempts=plan.attempts, progress=_Throttle(self.sig_progress.emit),
                                           stage=enter)
-            self.sig_log_line.emit(f"Wrote {result.size:,} bytes at 0x{result.offset:x} in {result.seconds:.1f} s; "
-                                   f"MD5 {result.md5} matches.")
+            self.sig_log_line.emit(f"Written and verified: {result.size:,} bytes at 0x{result.offset:x}, "
+                                   f"MD5 {result.md5}, {result.seconds:.1f} s in all.")
             enter(STAGE_STARTING)
             info = flash.confirm_micropython(plan.port, timeout=plan.confirm_timeout, cancel=self.cancel)
             self.sig_log_line.emit(f"MicroPython {info.version} answered: {info.machine}")
@@ -259,8 +259,7 @@ class PortPage(QWizardPage):
         self.port_box.clear()
         for info in list_board_ports():
             if not info.is_virtual:   # the virtual board has no bootloader to flash
-                self.port_box.addItem(info.device, info.device)
-                self.port_box.setItemData(self.port_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
+                self.port_box.addItem(info.description, info.device)
         self.port_box.blockSignals(False)
         if current:
             self.set_port(current)
@@ -368,6 +367,7 @@ class FirmwarePage(QWizardPage):
         self.file_info.setWordWrap(True)
         self.file_info.setContentsMargins(24, 0, 0, 0)
         self.error = _message_label(ERROR_STYLE)
+        self._file_error: BaseException | None = None
         self.catalog_radio.toggled.connect(self._mode_changed)
         self.file_radio.toggled.connect(self._mode_changed)
 
@@ -399,7 +399,9 @@ class FirmwarePage(QWizardPage):
             self.catalog_box.addItem(f"{entry.name} — MicroPython {catalog.version}", entry)
         self.catalog_box.blockSignals(False)
         self.catalog_radio.setEnabled(bool(entries))
-        if not entries:
+        if self._wizard.catalog_error is not None:
+            self.description.setText(explain(self._wizard.catalog_error))
+        elif not entries:
             self.description.setText(f"The list has no MicroPython for the {details.chip.display_name}: download "
                                      "a .bin from micropython.org/download and choose it below.")
         if self._wizard.preset_firmware is not None and not self.file_edit.text():
@@ -457,7 +459,7 @@ class FirmwarePage(QWizardPage):
         self.completeChanged.emit()
 
     def _update_error(self) -> None:
-        error = getattr(self, "_file_error", None)
+        error = self._file_error
         _show_message(self.error, explain(error) if error is not None and self.file_radio.isChecked() else None)
 
     def isComplete(self) -> bool:  # noqa: N802
@@ -494,7 +496,7 @@ class OptionsPage(QWizardPage):
         for baud, text in BAUD_CHOICES:
             self.baud_box.addItem(text, baud)
         self.baud_box.setCurrentIndex(self.baud_box.findData(flash.DEFAULT_FLASH_BAUD))
-        baud_note = QLabel("If flashing fails halfway, go back and choose 115200.")
+        baud_note = QLabel("If flashing fails halfway, 'Try again' offers the slowest speed.")
         baud_note.setWordWrap(True)
         self.summary = _message_label(NOTE_STYLE)
         form = QFormLayout()
@@ -544,8 +546,11 @@ class FlashingPage(QWizardPage):
         self.retry_button = QPushButton("Try again")
         self.retry_button.clicked.connect(self.start)
         self.retry_button.hide()
+        self.slow_box = QCheckBox(f"at the slowest speed ({flash.ROM_BAUD} baud)")
+        self.slow_box.hide()
         retry_row = QHBoxLayout()
         retry_row.addStretch(1)
+        retry_row.addWidget(self.slow_box)
         retry_row.addWidget(self.retry_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stage_label)
@@ -563,6 +568,7 @@ class FlashingPage(QWizardPage):
         self.succeeded = False
         self.running = True
         self.retry_button.hide()
+        self.slow_box.hide()
         _show_message(self.error, None)
         _show_message(self.note, None)
         self.progress.setValue(0)
@@ -580,7 +586,7 @@ class FlashingPage(QWizardPage):
         elif stage == flash.STAGE_VERIFYING:
             self.progress.setRange(0, 100)
             self.progress.setValue(100)
-        self.log_line(STAGE_TEXT.get(stage, stage))
+        self.log_line(f"── {STAGE_TEXT.get(stage, stage)}")
 
     def set_progress(self, done: int, total: int) -> None:
         if self.progress.maximum() == 0:
@@ -611,6 +617,8 @@ class FlashingPage(QWizardPage):
             state = "Nothing was written: the board is unchanged."
         _show_message(self.error, f"{explain(error)}\n\n{state}")
         self.retry_button.setVisible(not isinstance(error, Cancelled))
+        self.slow_box.setVisible(self.retry_button.isVisible())
+        self.slow_box.setChecked(stage in flash.WRITE_STAGES)
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
@@ -699,14 +707,14 @@ class FlasherWizard(QWizard):
         self.preset_firmware = Path(firmware) if firmware else None
         self.connect_attempts = connect_attempts
         self.confirm_timeout = confirm_timeout
-        self.catalog_cache_dir = _default_cache_dir()
+        self.catalog_cache_dir = default_cache_dir()
         self.catalog = catalog
-        self._catalog_error: BaseException | None = None
+        self.catalog_error: BaseException | None = None
         if catalog is None:
             try:
                 self.catalog = load_catalog()
             except MipyError as error:   # a damaged catalog still leaves "a file on this computer"
-                self._catalog_error = error
+                self.catalog_error = error
         self._busy = ""                  # "detect" or "flash" while the worker works
         self._close_requested = False
 
@@ -774,7 +782,9 @@ class FlasherWizard(QWizard):
             return
         path, entry = self.firmware_page.choice()
         plan = FlashPlan(port=self.details.port, firmware_path=path, catalog_entry=entry,
-                         erase=self.options_page.erase_box.isChecked(), baud=self.options_page.baud_box.currentData(),
+                         erase=self.options_page.erase_box.isChecked(),
+                         baud=flash.ROM_BAUD if self.flashing_page.slow_box.isChecked()
+                         else self.options_page.baud_box.currentData(),
                          attempts=self.connect_attempts, confirm_timeout=self.confirm_timeout)
         self._busy = "flash"
         self.worker.cancel.clear()
@@ -832,18 +842,12 @@ class FlasherWizard(QWizard):
     # --- the done page's buttons --------------------------------------------------------------------------------
 
     def open_repl(self) -> None:
-        port = self.outcome.result.chip.port
+        self.sig_open_repl.emit(self.outcome.result.chip.port)
         self.accept()
-        self.sig_open_repl.emit(port)
 
     def new_project(self) -> None:
-        self.accept()
         self.sig_new_project.emit()
-
-
-def _default_cache_dir() -> Path:
-    from ide.flasher.catalog import default_cache_dir
-    return default_cache_dir()
+        self.accept()
 
 
 def open_flasher_wizard(parent: QWidget | None = None, port: str | None = None) -> FlasherWizard:

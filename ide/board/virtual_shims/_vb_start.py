@@ -192,6 +192,7 @@ def _vb_boot(main_globals):
     args = json.load(open(sys.argv[1]))
     # Opened before "/" is replaced: the host's end of the control channel (hard reset, deep sleep requests).
     control = open("/dev/fd/%d" % args["control_fd"], "w")
+    go = open("/dev/fd/%d" % args["go_fd"], "rb")
     vfs.umount("/")
     vfs.mount(_VbRootFs(args["root"], args["shims"], args["state"], args["fs_size"], args["flash_model"],
                         _vb_normalise), "/")
@@ -204,7 +205,6 @@ def _vb_boot(main_globals):
     # Until here a KeyboardInterrupt would have left the unix port at a REPL with the host's "/" as its root;
     # the host holds Ctrl-C back until this line arrives.
     control.write("interruptible\n")  # unbuffered on the unix port; flush() would fsync a pipe: EINVAL
-
     def run_file(name):
         # Like pyexec_file on a chip: run the script in __main__'s globals, print an uncaught exception's
         # traceback (without this wrapper's frames), and treat SystemExit as a soft reset.
@@ -227,6 +227,9 @@ def _vb_boot(main_globals):
             sys.stdout.write("\n".join(lines))
 
     try:
+        # The host answers once it has delivered any Ctrl-C that arrived during start-up, so that a Ctrl-C
+        # sent while the chip boots stops boot.py/main.py before their first line, as on a chip.
+        go.read(1)
         run_file("boot.py")
         if args["run_main"]:
             run_file("main.py")

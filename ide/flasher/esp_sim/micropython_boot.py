@@ -32,7 +32,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ide.board.virtual import VirtualBoard, VirtualBoardConfig
+from ide.board.virtual import ESP32_BANNER, VirtualBoard, VirtualBoardConfig
 from ide.flasher.chips import CHIPS, ChipInfo
 from ide.flasher.errors import NoFileSystemRegion
 from ide.flasher.flash import find_filesystem_region
@@ -159,12 +159,14 @@ class MicroPythonBoot:
 
 
 def build_micropython_test_firmware(chip_key: str = "esp32", app_size: int = 60_000,
-                                    version: str = "1.24.1", fs_size: int = 0x200000) -> bytes:
+                                    version: str | None = None, fs_size: int = 0x200000) -> bytes:
     """A file laid out like an official MicroPython ``firmware.bin`` for ``chip_key``, which the simulated chip
     boots into the virtual board: on the ESP32 family the second-stage bootloader at the chip's offset, the
     partition table at 0x8000 (nvs, factory app at 0x10000, a FAT "vfs" file system from 2 MB) and the app at
-    0x10000 carrying the MicroPython banner; on the ESP8266 one image. Segment data is random (no real code)."""
+    0x10000 carrying the MicroPython banner (``version``, default the virtual board's release); on the ESP8266 one image. Segment data is random (no real code)."""
     chip = CHIPS[chip_key]
+    # By default the banner names the release the virtual board reports, so what was "flashed" is what answers.
+    version = version or micropython_version_in(ESP32_BANNER)
     banner = f"MicroPython v{version} on 2024-11-29; Generic {chip.display_name} module with {chip.display_name}"
     if chip.image_chip_id is None:
         return build_test_image(chip, app_size, seed=21, text=banner.encode())

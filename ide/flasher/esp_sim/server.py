@@ -131,8 +131,8 @@ class EspSimulator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with self._lock:
-            self._stop_application()
+        # Not under self._lock: a serving thread stuck writing to a host that stopped reading may still hold it.
+        self._stop_application()
         if self._master >= 0:
             os.close(self._master)
             self._master = -1
