@@ -297,3 +297,28 @@ def test_permission_denied_explains_the_dialout_group():
     assert isinstance(error, PortPermissionError)
     if sys.platform.startswith("linux"):
         assert "usermod -aG" in explain(error)
+
+
+def test_port_list_names_esp_bridges_and_always_has_the_virtual_board():
+    from serial.tools.list_ports_common import ListPortInfo
+    from ide.board import ports
+
+    cp2102 = ListPortInfo("/dev/ttyUSB0")
+    cp2102.vid, cp2102.pid = 0x10C4, 0xEA60
+    native = ListPortInfo("/dev/ttyACM0")
+    native.vid, native.pid = 0x303A, 0x1001
+    unknown = ListPortInfo("/dev/ttyS0")
+    described = [ports.describe(p) for p in (unknown, cp2102, native)]
+    assert described[1].description == "ESP32/ESP8266 board (CP210x) on /dev/ttyUSB0"
+    assert "native USB" in described[2].description
+    assert described[1].likelihood > described[0].likelihood
+    listed = ports.list_board_ports()
+    assert listed[-1].is_virtual and listed[-1].available
+
+
+def test_virtual_board_reports_remapped_privileged_ports(board):
+    board.exec("import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+               "s.bind(('0.0.0.0', 80))\ns.listen(1)\n")
+    remapped = board.virtual_board.port_remaps
+    assert "80" in remapped and int(remapped["80"]) >= 1024
+    board.exec("s.close()")

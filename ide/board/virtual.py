@@ -177,7 +177,6 @@ class VirtualBoard:
         self._state_holder = tempfile.TemporaryDirectory(prefix="mipy-vb-state-")
         self.state_dir = Path(self._state_holder.name)
         self.device_path = ""
-        self.port_remaps: dict[str, int] = {}
         self.overruns = 0
         self.resets = 0
         self._lock = threading.Lock()
@@ -293,6 +292,11 @@ class VirtualBoard:
         return self._running
 
     # --- what tests and the UI may ask ---------------------------------------------------------------------
+
+    @property
+    def port_remaps(self) -> dict:
+        """Privileged ports the board's programs bound, and the free high ports they really got ({"80": 8080})."""
+        return self._read_state("ports.json", {})
 
     def pin_states(self) -> dict:
         """The pins as the machine shim last wrote them ({"2": 1, ...})."""
@@ -482,8 +486,6 @@ class VirtualBoard:
                 os.write(self._go_write, b"g")
             except OSError:
                 pass
-        elif words[0] == "port":
-            self.port_remaps[words[1]] = int(words[2])
 
     def _check_process(self) -> None:
         process = self._process

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baud", type=int, default=115200, help="baud rate of the board's REPL (default 115200)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board (default 10)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log what happens on the wire")
+    parser.add_argument("--dtr", type=int, choices=(0, 1), default=0,
+                        help="DTR level while the port is open (default 0: no reset on the ESP auto-reset circuit)")
+    parser.add_argument("--rts", type=int, choices=(0, 1), default=0,
+                        help="RTS level while the port is open (default 0; some boards need 1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -87,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mipy-studio: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def open_board(args: argparse.Namespace, interrupt: bool = True):
+    """Open the board the command line names, with its DTR/RTS levels, and stop what runs (``interrupt``)."""
+    from ide.board.board import Board
+    from ide.board.serial_link import LineSettings
+
+    return Board.open(require_port(args), baud=args.baud, timeout=args.timeout, interrupt=interrupt,
+                      lines=LineSettings(dtr=bool(args.dtr), rts=bool(args.rts)))
 
 
 def require_port(args: argparse.Namespace) -> str:

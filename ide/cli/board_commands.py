@@ -14,9 +14,8 @@ from pathlib import Path
 
 from ide.board import ports as port_discovery
 from ide.board import virtual
-from ide.board.board import Board
 from ide.errors import UsageError
-from ide.cli import require_port
+from ide.cli import open_board
 
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-]
 
@@ -59,10 +58,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--flash-model", action="store_true", help="pace file writes like an ESP32's flash")
     parser.add_argument("--heap", type=int, default=virtual.DEFAULT_HEAP, help="heap size in bytes")
     parser.set_defaults(handler=cmd_virtual_board)
-
-
-def open_board(args: argparse.Namespace, interrupt: bool = True) -> Board:
-    return Board.open(require_port(args), baud=args.baud, timeout=args.timeout, interrupt=interrupt)
 
 
 def _write_out(data: bytes) -> None:

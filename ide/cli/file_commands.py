@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ide.cli import require_port
+from ide.cli import open_board
 from ide.board.board import Board
 from ide.filebrowser.board_fs import BoardFS, BoardEntry
 
@@ -82,7 +82,7 @@ class ProgressBar:
 
 
 def _open(args: argparse.Namespace) -> tuple[Board, BoardFS]:
-    board = Board.open(require_port(args), baud=args.baud, timeout=args.timeout)
+    board = open_board(args)
     fs = BoardFS(board)
     # A transfer cut short (cable pulled) leaves a temporary file; the next connect removes it.
     fs.remove_stray_temporaries()
