@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer
 
 from ide.board.virtual import VirtualBoardConfig
 from ide.ui.editor import UnsavedChoice
@@ -65,6 +65,29 @@ def test_run_file_output_in_console(qtbot, window, tmp_path):
     assert blocker.args == [False]
     qtbot.waitUntil(lambda: "hello 14" in window.console.text())
     assert window.console.input_enabled
+
+
+@needs_virtual_board
+def test_program_reads_console_input(qtbot, window, tmp_path):
+    open_code(window, tmp_path, "ask.py", "name = input('name? ')\nprint('hello', name)\n"
+                                          "while True:\n    print('got', input())\n")
+    window.run_current_file()
+    qtbot.waitUntil(lambda: window.console.text().endswith("name?"), timeout=10000)
+    assert window.console.input_enabled  # the console stays live while the program runs
+    view = window.console.view
+    qtbot.keyClicks(view, "Ada")
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "hello Ada" in window.console.text(), timeout=10000)
+    qtbot.keyClicks(view, "second line")
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "got second line" in window.console.text(), timeout=10000)
+    lines = window.console.text().splitlines()
+    start = lines.index("— running ask.py —")
+    assert lines[start + 1:start + 4] == ["name? Ada", "hello Ada", "second line"]  # echoed, no blank line
+    with qtbot.waitSignal(window.sig_run_finished, timeout=10000) as blocker:
+        qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)  # Ctrl-C in the console = Stop
+    assert blocker.args == [True]
+    assert "program stopped" in window.console.text()
 
 
 @needs_virtual_board
@@ -144,6 +167,34 @@ def test_session_and_layout_remembered(qtbot, tmp_path):
     assert editor.cursor_line_column()[0] == 3
     assert again.plotter_dock.isHidden()
     again.shutdown()
+
+
+def test_font_setting_applies_to_editors_and_port_picker_readable(qtbot, tmp_path):
+    from PyQt6.Qsci import QsciLexerPython
+
+    from ide.ui.settings import SettingsDialog
+
+    window = make_window(qtbot, tmp_path, connect=False)
+    path = tmp_path / "font.py"
+    path.write_text("x = 1\n")
+    editor = window.open_file(path)
+    dialog = SettingsDialog(window.settings, "", window)
+    dialog.font_size.setValue(17)
+    dialog.font_family.setCurrentText("Liberation Mono")
+    dialog.apply()
+    window.apply_settings()
+    for ed in (editor, window.tabs.new_file()):  # open tabs and new ones
+        font = ed.lexer().font(QsciLexerPython.Keyword)
+        assert (font.pointSize(), font.family()) == (17, "Liberation Mono")
+    assert window.console._font.pointSize() == 17
+
+    combo = window.port_combo
+    index = combo.findData("virtual")
+    assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole).startswith("Virtual board (MicroPython on this")
+    readable = combo.fontMetrics().horizontalAdvance("Virtual board (MicroPython on this computer")
+    assert combo.width() > readable
+    assert combo.view().minimumWidth() > combo.fontMetrics().horizontalAdvance(combo.itemText(index))
+    window.shutdown()
 
 
 def test_run_project_says_no_project(qtbot, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtGui import QDropEvent
@@ -73,6 +75,34 @@ def test_download_by_drop_on_local_tree(qtbot, window, tmp_path):
         assert window.local_tree.handle_drop(board_paths_mime(["/sensor.py"]), str(dest))
     assert blocker.args[0] == "download"
     assert (dest / "sensor.py").read_text() == "VALUE = 42\n"
+
+
+def test_drag_out_copies_board_files_to_local_urls(qtbot, window, tmp_path):
+    (tmp_path / "board" / "notes.txt").write_text("board text")
+    (tmp_path / "board" / "lib").mkdir()
+    (tmp_path / "board" / "lib" / "util.py").write_text("X = 1\n")
+    window.browser.drag_copies_dir = tmp_path / "drag"
+    window.browser.refresh()
+    wait_listed(qtbot, window, "/notes.txt")
+    # What the tree's startDrag does while the button is held: copy, then build the drag's MIME data.
+    mime = window.browser.drag_mime_data(["/notes.txt", "/lib"])
+    assert mime is not None and all(url.isLocalFile() for url in mime.urls())
+    notes, lib = [Path(url.toLocalFile()) for url in mime.urls()]
+    assert notes.name == "notes.txt" and notes.read_text() == "board text"
+    assert lib.name == "lib" and (lib / "util.py").read_text() == "X = 1\n"
+    assert tmp_path / "drag" in notes.parents  # a temporary copy, not the board's folder
+
+    dest = tmp_path / "local"  # the same drag dropped on the local tree downloads from the board
+    dest.mkdir()
+    with qtbot.waitSignal(window.browser.sig_transfer_done, timeout=10000) as blocker:
+        assert window.local_tree.handle_drop(mime, str(dest))
+    assert blocker.args[0] == "download" and (dest / "lib" / "util.py").read_text() == "X = 1\n"
+
+    with qtbot.waitSignal(window.browser.sig_drag_ready, timeout=10000) as blocker:
+        window.browser.prepare_drag(["/lib/util.py"])
+    [util] = [Path(url.toLocalFile()) for url in blocker.args[0].urls()]
+    assert util.read_text() == "X = 1\n"
+    assert not notes.exists()  # the previous drag's copies are gone
 
 
 def test_rename_and_delete(qtbot, window, tmp_path):

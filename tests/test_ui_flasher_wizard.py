@@ -180,3 +180,11 @@ def test_cancel_before_writing_leaves_the_board_unchanged(qtbot, chip, make_wiza
     assert wizard.isVisible() and "before anything is written" in wizard.flashing_page.note.text()
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=30_000)
     assert chip.flash.read(0x1000, 16) == b"\xff" * 16
+
+
+def test_open_flasher_wizard_preselects_the_port(qtbot, chip):
+    from ide.ui.flasher_wizard import open_flasher_wizard
+    wizard = open_flasher_wizard(None, chip.device)   # deletes itself when closed: not handed to qtbot
+    assert wizard.isVisible() and wizard.port_page.port() == chip.device
+    with qtbot.waitSignal(wizard.rejected):
+        click(qtbot, wizard, QWizard.WizardButton.CancelButton)   # nothing running: closes at once

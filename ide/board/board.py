@@ -154,8 +154,12 @@ class Board:
         return self.repl.interrupt(timeout)
 
     def run(self, code: str | bytes, on_output: OutputCallback, cancel: threading.Event | None = None,
-            poll: float = 0.1) -> bool:
+            poll: float = 0.1, input_source: Callable[[], bytes] | None = None) -> bool:
         """Run a program until it ends, streaming its output; ``cancel`` interrupts it (Ctrl-C).
+
+        ``input_source()`` is asked every ``poll`` seconds for bytes typed meanwhile (b"" when none); they are
+        sent to the running program, so ``input()`` and ``sys.stdin.read()`` get them (``\\r`` ends a line, as the
+        Enter key of a terminal does; the board echoes what ``input()`` reads).
 
         There is no overall timeout (a program may run for days); the wait is bounded by ``cancel`` instead, and
         the interrupt itself has a timeout. Returns True when the program was interrupted through ``cancel``.
@@ -165,6 +169,10 @@ class Board:
         self.repl.send_code(code, self.timeout)
         interrupted_at = None
         while True:
+            if input_source is not None and interrupted_at is None:
+                typed = input_source()
+                if typed:
+                    self.link.write(typed)
             try:
                 # Everything read is handed to on_output as it arrives, so a poll timeout loses nothing.
                 self.link.read_until(END_OF_OUTPUT, poll, "running program", on_output)

@@ -648,6 +648,10 @@ class VirtualBoard:
             data = self._boot_hold + data
             sentinel = BOOT_SENTINEL.encode()
             index = data.find(sentinel)
+            if index < 0 and UNIX_BANNER.search(data):
+                # The marker never came (the start-up script was cut short): the banner ends the boot all the same.
+                index = UNIX_BANNER.search(data).start()
+                sentinel = b""
             if index < 0:
                 # Hold back a possible partial sentinel; pass boot.py/main.py output through at once.
                 keep = 0

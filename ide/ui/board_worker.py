@@ -7,6 +7,11 @@ upload, list a folder, board info...) is queued to the worker, which pauses the 
 with the :class:`~ide.board.board.Board`, reports progress and the result or the failure, returns the board to the
 friendly REPL and resumes polling. Stop sets the job's cancel event; the core turns it into Ctrl-C.
 
+A job made with ``accepts_input`` (running a program) takes the console's key bytes while it is queued or runs:
+:meth:`BoardConnection.write` puts them in the job's input buffer (a lock, no signal: the worker thread is busy
+inside the job), the job's function drains it through ``ctx.input()`` and writes it to the board itself, so board
+I/O stays on the worker thread. Ctrl-C typed then is Stop.
+
 Usage::
 
     conn = BoardConnection()
@@ -28,6 +33,7 @@ from typing import Any, Callable
 from PyQt6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
 from ide.board.board import Board
+from ide.board.repl import CTRL_C
 from ide.errors import MipyError, PortVanishedError
 
 #: How often the idle worker looks for REPL output (a terminal feels live below ~50 ms).
@@ -45,6 +51,8 @@ class JobContext:
     cancel: threading.Event
     progress: Callable[[int, int], None]
     output: Callable[[bytes], None]
+    input: Callable[[], bytes] = lambda: b""
+    """Bytes the user typed for the job since the last call (b"" if none; only for ``accepts_input`` jobs)."""
 
 
 @dataclass(eq=False)
@@ -53,15 +61,31 @@ class BoardJob:
 
     ``pause_console``: the console shows a banner and ignores keys while the job runs (transfers: a stray key
     would corrupt the raw REPL exchange). ``show_prompt``: REPL output waiting from before the job is shown first,
-    so the job's output follows it (jobs the user sees, such as running a file)."""
+    so the job's output follows it (jobs the user sees, such as running a file). ``accepts_input``: console keys
+    go to the job (``ctx.input()``) instead of the REPL while it is queued or runs (a program's ``input()``)."""
 
     title: str
     fn: Callable[[Board, JobContext], Any]
     pause_console: bool = False
     show_prompt: bool = False
     cancellable: bool = True
+    accepts_input: bool = False
     id: int = field(default_factory=lambda: next(_job_ids))
     cancel: threading.Event = field(default_factory=threading.Event)
+    _typed: bytearray = field(default_factory=bytearray, repr=False)
+    _typed_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def feed_input(self, data: bytes) -> None:
+        """Keep typed bytes for the job (any thread)."""
+        with self._typed_lock:
+            self._typed += data
+
+    def take_input(self) -> bytes:
+        """The bytes typed since the last call (any thread; the worker calls it through ``ctx.input``)."""
+        with self._typed_lock:
+            data = bytes(self._typed)
+            self._typed.clear()
+        return data
 
 
 def crlf(data: bytes) -> bytes:
@@ -186,7 +210,7 @@ class BoardWorker(QObject):
             if pending.strip(b"\r\n> "):
                 self.sig_terminal_output.emit(pending)
         ctx = JobContext(job.cancel, _Throttle(lambda d, t: self.sig_job_progress.emit(job, d, t)),
-                         lambda data: self.sig_terminal_output.emit(crlf(data)))
+                         lambda data: self.sig_terminal_output.emit(crlf(data)), job.take_input)
         board = self.board
         try:
             result = job.fn(board, ctx)
@@ -276,9 +300,23 @@ class BoardConnection(QObject):
         self._sig_close.emit()
 
     def write(self, data: bytes) -> None:
-        """Send console key bytes to the board."""
+        """Send console key bytes to the board: to the REPL, or to the program of an ``accepts_input`` job that
+        is queued or running (where Ctrl-C is :meth:`stop`)."""
+        job = self.input_job
+        if job is not None:
+            typed, ctrl_c, _rest = data.partition(CTRL_C)
+            if typed:
+                job.feed_input(typed)
+            if ctrl_c:
+                self.stop()
+            return
         if self.connected:
             self._sig_write.emit(data)
+
+    @property
+    def input_job(self) -> BoardJob | None:
+        """The queued or running job that takes console input, if any."""
+        return next((job for job in self.running if job.accepts_input and not job.cancel.is_set()), None)
 
     def submit(self, job: BoardJob) -> BoardJob:
         """Queue a job; its outcome arrives as ``sig_job_finished`` / ``sig_job_failed`` with the job."""

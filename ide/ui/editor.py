@@ -434,6 +434,19 @@ class CodeEditor(QsciScintilla):
         """Use the stubs of ``port`` ("esp32" or "esp8266") for completion from now on."""
         self._port = port if port in PORTS else DEFAULT_PORT
 
+    def set_font(self, family: str, size: int) -> None:
+        """Use font ``family`` (empty: the system's fixed-width font) at ``size`` points for text and margins."""
+        font = monospace_font(size)
+        if family:
+            font.setFamily(family)
+        self._font = font
+        self.set_theme(self._palette)  # the lexer styles carry the font
+
+    @property
+    def editor_font(self) -> QFont:
+        """The font the text is drawn in (before zoom)."""
+        return QFont(self._font)
+
     def set_theme(self, palette: theme_mod.Palette) -> None:
         """Apply a :class:`ide.ui.theme.Palette` to text, margins, markers and squiggles."""
         self._palette = p = palette
@@ -692,6 +705,7 @@ class EditorTabs(QTabWidget):
         self.save_as_prompt: Callable[[CodeEditor], str | None] = self._ask_save_path
         self._port = DEFAULT_PORT
         self._palette: theme_mod.Palette = theme_mod.LIGHT
+        self._font_choice: tuple[str, int] | None = None  # (family, size) from set_font
 
     def _ask_save_path(self, editor: CodeEditor) -> str | None:
         from PyQt6.QtWidgets import QFileDialog
@@ -739,6 +753,8 @@ class EditorTabs(QTabWidget):
     def _add(self, editor: CodeEditor) -> CodeEditor:
         editor.set_board_port(self._port)
         editor.set_theme(self._palette)
+        if self._font_choice is not None:
+            editor.set_font(*self._font_choice)
         editor.modificationChanged.connect(lambda _m, e=editor: self._update_title(e))
         editor.sig_path_changed.connect(lambda _p, e=editor: self._update_title(e))
         editor.sig_problems_changed.connect(lambda problems, e=editor: self.sig_problems_changed.emit(e.key,
@@ -828,6 +844,13 @@ class EditorTabs(QTabWidget):
         self._port = port if port in PORTS else DEFAULT_PORT
         for editor in self.editors():
             editor.set_board_port(self._port)
+
+    def set_font(self, family: str, size: int) -> None:
+        """Use font ``family`` (empty: the system's fixed-width font) at ``size`` points in every editor (and
+        future ones)."""
+        self._font_choice = (family, size)
+        for editor in self.editors():
+            editor.set_font(family, size)
 
     def set_theme(self, palette: theme_mod.Palette) -> None:
         """Apply a palette to every editor (and future ones)."""

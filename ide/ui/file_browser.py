@@ -2,7 +2,10 @@
 
 Every board operation is a job on the board worker (through the main window's ``run_board_job``), built on
 :class:`ide.filebrowser.board_fs.BoardFS`. Drag and drop: local files or folders (desktop, local tree) dropped on a
-board folder are uploaded; board entries dropped on the local tree are downloaded.
+board folder are uploaded; board entries dropped on the local tree are downloaded. A drag out of the board tree
+first copies the dragged entries into a temporary folder (a job, with progress, while the mouse button is held),
+then drags both their board paths (for the local tree) and file:// URLs of the copies (for the desktop and file
+managers, which only take local files).
 
 The questions the browser asks are attributes, replaceable in tests like ``EditorTabs.unsaved_prompt``:
 ``confirm_prompt(title, text) -> bool``, ``overwrite_prompt(OverwriteQuestion) -> bool``,
@@ -16,13 +19,14 @@ import datetime
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PyQt6.QtCore import QDir, QMimeData, QModelIndex, QPoint, Qt, QUrl, pyqtSignal
-from PyQt6.QtGui import QAction, QDrag, QFileSystemModel
+from PyQt6.QtCore import QDir, QEventLoop, QMimeData, QModelIndex, QPoint, Qt, QUrl, pyqtSignal
+from PyQt6.QtGui import QAction, QDrag, QFileSystemModel, QGuiApplication
 from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
                              QMenu, QMessageBox, QToolButton, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                              QWidget)
@@ -32,6 +36,8 @@ BOARD_PATHS_MIME = "application/x-mipy-board-paths"
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 _DIR_ROLE = Qt.ItemDataRole.UserRole + 1
 _LOADED_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Where dragged board files are copied before the drag starts (one fresh folder per drag, the previous removed).
+DRAG_COPIES_DIR = Path(tempfile.gettempdir()) / "mipy-studio-drag"
 
 
 def human_size(size: int | None) -> str:
@@ -109,11 +115,19 @@ class _BoardTree(QTreeWidget):
         return mime
 
     def startDrag(self, actions) -> None:  # noqa: N802
-        items = self.selectedItems()
-        if not items:
+        paths = self._browser.selected_paths()
+        if not paths:
+            return
+        # The copies are made while the button is held (a local event loop keeps the window live and shows the
+        # progress); a drop target outside the app can only take files that exist on this computer.
+        mime = self._browser.drag_mime_data(paths)
+        if mime is None:
+            return
+        if not QGuiApplication.mouseButtons() & Qt.MouseButton.LeftButton:
+            self._browser.status("The mouse button was released before the files were copied: drag them again.")
             return
         drag = QDrag(self)
-        drag.setMimeData(self.mimeData(items))
+        drag.setMimeData(mime)
         drag.exec(Qt.DropAction.CopyAction)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -139,7 +153,8 @@ class _BoardTree(QTreeWidget):
 class BoardFileBrowser(QWidget):
     """Tree of the board's files with sizes, free space in the header, refresh, context menu, drag and drop.
 
-    ``runner`` is the main window: ``runner.run_board_job(title, fn, on_done, on_error, transfer=...)``."""
+    ``runner`` is the main window: ``runner.run_board_job(title, fn, on_done, on_error, transfer=...)``,
+    ``runner.show_error(exception, title)`` and ``runner.statusBar()``."""
 
     sig_open_file = pyqtSignal(str, str)
     """A board file was downloaded for editing: (local copy, board path). Saving the copy should upload it."""
@@ -153,6 +168,9 @@ class BoardFileBrowser(QWidget):
     sig_transfer_done = pyqtSignal(str, list)
     """A transfer finished: ("upload" | "download" | "delete" | "rename" | "mkdir", the paths concerned)."""
 
+    sig_drag_ready = pyqtSignal(object)
+    """Dragged board entries were copied to this computer: the drag's QMimeData (board paths and file URLs)."""
+
     def __init__(self, runner, parent: QWidget | None = None, cache_dir: str | os.PathLike | None = None):
         super().__init__(parent)
         self.runner = runner
@@ -165,6 +183,8 @@ class BoardFileBrowser(QWidget):
         self.local_dir_for_downloads: Callable[[], str] = lambda: str(Path.home())
         self.entries: dict[str, object] = {}  # board path -> BoardEntry, of everything listed
         self.free: tuple[int, int] | None = None
+        self.drag_copies_dir = DRAG_COPIES_DIR
+        self._drag_folders: list[Path] = []
 
         self.header_label = QLabel("Board: not connected")
         self.refresh_button = QToolButton()
@@ -322,6 +342,70 @@ class BoardFileBrowser(QWidget):
             return False
         self.upload(paths, target_dir)
         return True
+
+    def prepare_drag(self, paths: list[str], on_ready: Callable[[QMimeData], None] | None = None,
+                     on_failed: Callable[[BaseException], None] | None = None):
+        """Copy board ``paths`` (files or folders) into a fresh temporary folder, on the worker with progress, then
+        hand the drag's MIME data to ``on_ready`` and ``sig_drag_ready``: the board paths (a drop on the local tree
+        downloads them there, asking before replacing) and file:// URLs of the copies (a drop on the desktop or a
+        file manager copies those). ``on_failed(exception)`` after a failure, which is also shown to the user
+        unless it was a cancel. Returns the job (None when not connected)."""
+        paths = _outermost(paths)
+        self.remove_drag_copies()  # the previous drag's target has taken its files by now
+        self.drag_copies_dir.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="drag-", dir=self.drag_copies_dir))
+        self._drag_folders.append(folder)
+        known = [self.entries.get(p) for p in paths]
+        total = max(sum(getattr(e, "size", 0) or 0 for e in known if not getattr(e, "is_dir", False)), 1)
+
+        def job(board, ctx):
+            fs = _board_fs(board)
+            base = 0
+            copies = []
+            for path in paths:
+                local = folder / (posixpath.basename(path) or "board")
+                fs.download(path, local, lambda d, t, b=base: ctx.progress(min(b + d, total), total), ctx.cancel)
+                base += getattr(self.entries.get(path), "size", 0) or 0
+                copies.append(local)
+            return copies
+
+        def done(copies: list[Path]) -> None:
+            mime = board_paths_mime(paths)
+            mime.setUrls([QUrl.fromLocalFile(str(p)) for p in copies])
+            self.sig_drag_ready.emit(mime)
+            if on_ready is not None:
+                on_ready(mime)
+
+        def failed(error: BaseException) -> None:
+            from ide.errors import Cancelled
+            if on_failed is not None:
+                on_failed(error)
+            if not isinstance(error, Cancelled):
+                self.runner.show_error(error, "Could not copy the files for the drag")
+
+        names = ", ".join(posixpath.basename(p) or "/" for p in paths)
+        return self.runner.run_board_job(f"Copying {names} for the drag", job, done, failed, transfer=True)
+
+    def drag_mime_data(self, paths: list[str]) -> QMimeData | None:
+        """:meth:`prepare_drag`, waiting in a local event loop (the window stays live and shows the progress);
+        None when it failed, was cancelled, or no board is connected."""
+        result: list[QMimeData] = []
+        loop = QEventLoop()
+        job = self.prepare_drag(paths, lambda mime: (result.append(mime), loop.quit()), lambda _e: loop.quit())
+        if job is None:
+            return None
+        if not result:  # a job never finishes synchronously, but be safe
+            loop.exec()
+        return result[0] if result else None
+
+    def remove_drag_copies(self) -> None:
+        """Delete the temporary copies made for earlier drags."""
+        while self._drag_folders:
+            shutil.rmtree(self._drag_folders.pop(), ignore_errors=True)
+
+    def status(self, text: str) -> None:
+        """A short message in the window's status bar."""
+        self.runner.statusBar().showMessage(text, 8000)
 
     # --- operations ---
 
@@ -581,6 +665,16 @@ class LocalFileTree(QTreeView):
         paths = json.loads(bytes(mime.data(BOARD_PATHS_MIME)).decode())
         self.sig_download_requested.emit(paths, folder or self.root)
         return True
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without those inside another of them (a folder selected with some of its files)."""
+    chosen = []
+    for path in paths:
+        if not any(path != other and path.startswith(other.rstrip("/") + "/") for other in paths):
+            if path not in chosen:
+                chosen.append(path)
+    return chosen
 
 
 def board_paths_mime(paths: list[str]) -> QMimeData:

@@ -24,7 +24,7 @@ from ide.errors import Cancelled, DeviceTraceback
 from ide.explain import explain
 from ide.ui import theme as theme_mod
 from ide.ui.board_worker import BoardConnection, BoardJob, crlf
-from ide.ui.console import ReplConsole
+from ide.ui.console import PASTE_MODE_ENTER, PASTE_MODE_FINISH, ReplConsole
 from ide.ui.editor import CodeEditor, EditorTabs, ProblemsList
 from ide.ui.file_browser import BoardFileBrowser, LocalFileTree, human_size
 from ide.ui.find_replace import FindReplaceBar
@@ -33,6 +33,11 @@ from ide.ui.recovery import AUTOSAVE_INTERVAL_MS, RecoveredBuffer, RecoveryStore
 from ide.ui.settings import Settings, SettingsDialog
 
 APP_TITLE = "MiPy Studio"
+#: How often a running program gets what was typed in the console (the typing latency of its ``input()``).
+RUN_INPUT_POLL_S = 0.05
+#: The port picker shows this many characters: "Virtual board (MicroPython on this computer…" and a device path
+#: with its USB description fit; the full text is in the tooltip and the drop-down list.
+PORT_PICKER_CHARS = 44
 #: The board's name for code sent through the raw REPL: tracebacks in it point at the file that was run.
 STDIN_FILE = "<stdin>"
 
@@ -94,7 +99,7 @@ class MainWindow(QMainWindow):
 
         self.theme.sig_theme_changed.connect(self._apply_palette)
         self.theme.set_mode(self.settings.theme)
-        self.console.set_font(self.settings.font)
+        self._apply_fonts()
 
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_INTERVAL_MS)
@@ -160,9 +165,10 @@ class MainWindow(QMainWindow):
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(self.toolbar)
         self.port_combo = QComboBox()
-        self.port_combo.setMinimumContentsLength(28)
+        self.port_combo.setMinimumContentsLength(PORT_PICKER_CHARS)
         self.port_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.port_combo.setToolTip("Where the board is connected")
+        self.port_combo.currentIndexChanged.connect(self._update_port_tooltip)
+        self._update_port_tooltip()
         self.refresh_ports_action = self._action("⟳", self.refresh_ports, tip="Look for boards again")
         self.connect_action = self._action("Connect", self.toggle_connection)
         self.run_action = self._action("Run", self.run_current_file, "F5", "Run the current file on the board (F5)")
@@ -232,7 +238,7 @@ class MainWindow(QMainWindow):
         c.sig_job_progress.connect(self._on_job_progress)
         c.sig_job_finished.connect(self._on_job_finished)
         c.sig_job_failed.connect(self._on_job_failed)
-        self.console.sig_input_bytes.connect(c.write)
+        self.console.sig_input_bytes.connect(self._on_console_input)
         self.tabs.sig_problems_changed.connect(self.problems.set_problems)
         self.tabs.sig_editor_closed.connect(self.problems.remove_file)
         self.tabs.sig_editor_closed.connect(self.recovery.remove)
@@ -275,6 +281,7 @@ class MainWindow(QMainWindow):
         for info in list_board_ports():
             self.port_combo.addItem(info.description, info.device)
             index = self.port_combo.count() - 1
+            self.port_combo.setItemData(index, info.description, Qt.ItemDataRole.ToolTipRole)
             if not info.available:
                 self.port_combo.model().item(index).setEnabled(False)
         index = self.port_combo.findData(current)
@@ -282,6 +289,20 @@ class MainWindow(QMainWindow):
             index = next((i for i in range(self.port_combo.count())
                           if self.port_combo.model().item(i).isEnabled()), 0)
         self.port_combo.setCurrentIndex(index)
+        self._fit_port_list()
+        self._update_port_tooltip()
+
+    def _update_port_tooltip(self, _index: int = -1) -> None:
+        text = self.port_combo.currentText()
+        self.port_combo.setToolTip(f"{text}\n(where the board is connected)" if text
+                                   else "Where the board is connected")
+
+    def _fit_port_list(self) -> None:
+        """The drop-down list is as wide as its longest entry, even when the picker itself is narrower."""
+        metrics = self.port_combo.fontMetrics()
+        widest = max((metrics.horizontalAdvance(self.port_combo.itemText(i)) for i in range(self.port_combo.count())),
+                     default=0)
+        self.port_combo.view().setMinimumWidth(widest + 40)
 
     def select_port(self, device: str) -> None:
         index = self.port_combo.findData(device)
@@ -373,16 +394,18 @@ class MainWindow(QMainWindow):
 
     def run_board_job(self, title: str, fn: Callable, on_done: Callable | None = None,
                       on_error: Callable | None = None, transfer: bool = False, note: str | None = None,
-                      show_prompt: bool = False, pause_console: bool | None = None) -> BoardJob | None:
+                      show_prompt: bool = False, pause_console: bool | None = None,
+                      accepts_input: bool = False) -> BoardJob | None:
         """Queue ``fn(board, ctx)`` on the board thread. ``on_done(result)`` / ``on_error(exception)`` run on the
         UI thread (default for errors: explain them to the user). ``transfer`` pauses the console while it runs
-        and writes ``note`` into it afterwards. Returns the job, or None when no board is connected."""
+        and writes ``note`` into it afterwards; ``accepts_input`` sends console keys to the job (a running
+        program). Returns the job, or None when no board is connected."""
         if not self.connection.connected:
             self.show_message("Not connected", "Connect to a board first (pick its port in the toolbar, then "
                               "press Connect).")
             return None
         job = BoardJob(title, fn, pause_console=transfer if pause_console is None else pause_console,
-                       show_prompt=show_prompt)
+                       show_prompt=show_prompt, accepts_input=accepts_input)
         self._jobs[job.id] = (on_done, on_error, note)
         return self.connection.submit(job)
 
@@ -437,6 +460,14 @@ class MainWindow(QMainWindow):
         else:
             self.show_error(error)
 
+    def _on_console_input(self, data: bytes) -> None:
+        """Console keys: to the REPL, or to the running program (see ``BoardConnection.write``)."""
+        if self.connection.input_job is not None and data.startswith(PASTE_MODE_ENTER) \
+                and data.endswith(PASTE_MODE_FINISH):
+            # A multi-line paste is wrapped in the REPL's paste mode; a program's input() wants the lines only.
+            data = data[len(PASTE_MODE_ENTER):-len(PASTE_MODE_FINISH)]
+        self.connection.write(data)
+
     def _on_terminal_output(self, data: bytes) -> None:
         self.console.feed(data)
         self.plotter.feed(data)
@@ -464,9 +495,14 @@ class MainWindow(QMainWindow):
         self._run_path = local_key
         self.console.append_note(f"— running {name} —")
         self.console_dock.raise_()
+        # The console stays live: what is typed goes to the program (input(), sys.stdin), Ctrl-C stops it.
         self._run_job = self.run_board_job(
-            f"Running {name}", lambda board, ctx: board.run(code, ctx.output, ctx.cancel), self._on_run_finished,
-            self._on_run_failed, show_prompt=True, pause_console=True)
+            f"Running {name}", lambda board, ctx: board.run(code, ctx.output, ctx.cancel, RUN_INPUT_POLL_S,
+                                                            input_source=ctx.input),
+            self._on_run_finished, self._on_run_failed, show_prompt=True, pause_console=False, accepts_input=True)
+        if self._run_job is not None:
+            self.statusBar().showMessage("Typing in the console goes to the running program; Ctrl-C stops it.",
+                                         5000)
         return self._run_job
 
     def _on_run_finished(self, interrupted: bool) -> None:
@@ -594,8 +630,12 @@ class MainWindow(QMainWindow):
             self.apply_settings()
 
     def apply_settings(self) -> None:
-        """Apply the stored settings (theme, console font) after the dialog changed them."""
+        """Apply the stored settings (theme, editor and console font) after the dialog changed them."""
         self.theme.set_mode(self.settings.theme)
+        self._apply_fonts()
+
+    def _apply_fonts(self) -> None:
+        self.tabs.set_font(self.settings.font_family, self.settings.font_size)
         self.console.set_font(self.settings.font)
 
     # --- session and recovery ---
@@ -664,12 +704,14 @@ class MainWindow(QMainWindow):
         self._autosave.stop()
         self.recovery.clear()  # a clean exit: nothing to recover next time
         self.connection.shutdown()
+        self.browser.remove_drag_copies()
         event.accept()
 
     def shutdown(self) -> None:
         """Stop the board thread without the close dialogs (tests)."""
         self._autosave.stop()
         self.connection.shutdown()
+        self.browser.remove_drag_copies()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Process events until no board job is pending (tests and scripts)."""

@@ -202,9 +202,7 @@ def _vb_boot(main_globals):
     import _vb
 
     _vb._control = control
-    # Until here a KeyboardInterrupt would have left the unix port at a REPL with the host's "/" as its root;
-    # the host holds Ctrl-C back until this line arrives.
-    control.write("interruptible\n")  # unbuffered on the unix port; flush() would fsync a pipe: EINVAL
+
     def run_file(name):
         # Like pyexec_file on a chip: run the script in __main__'s globals, print an uncaught exception's
         # traceback (without this wrapper's frames), and treat SystemExit as a soft reset.
@@ -227,6 +225,9 @@ def _vb_boot(main_globals):
             sys.stdout.write("\n".join(lines))
 
     try:
+        # Until here a KeyboardInterrupt would have left the unix port at a REPL with the host's "/" as its root:
+        # the host holds Ctrl-C back until this line arrives (unbuffered here; flush() would fsync a pipe).
+        control.write("interruptible\n")
         # The host answers once it has delivered any Ctrl-C that arrived during start-up, so that a Ctrl-C
         # sent while the chip boots stops boot.py/main.py before their first line, as on a chip.
         go.read(1)
@@ -237,7 +238,12 @@ def _vb_boot(main_globals):
         pass  # Ctrl-C between the two scripts: on a chip too, the REPL simply starts
     finally:
         # The host drops what the unix port prints after this marker (its own banner) and shows an ESP32's.
-        sys.stdout.write(args["sentinel"])
+        while True:
+            try:
+                sys.stdout.write(args["sentinel"])
+                break
+            except KeyboardInterrupt:
+                pass  # a rescue sends Ctrl-C every 50 ms: the marker must still get out
 
 
 _vb_boot(globals())
