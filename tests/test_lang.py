@@ -6,7 +6,7 @@ import pytest
 
 from ide.lang import completion, plotdata, stubs
 from ide.lang.lint import Severity, lint
-from ide.lang.traceback import parse_traceback
+from ide.lang.traceback import find_traceback
 
 needs_stubs = pytest.mark.skipif(stubs.stub_dir("esp32") is None or stubs.stub_dir("esp8266") is None,
                                  reason="MicroPython stubs not installed (make venv installs them)")
@@ -80,7 +80,7 @@ def test_parse_labels_and_nan():
 def test_parse_traceback():
     text = ("Traceback (most recent call last):\r\n  File \"main.py\", line 12, in <module>\r\n"
             "  File \"lib/sensor.py\", line 4, in read\r\nOSError: [Errno 19] ENODEV\r\n>>> ")
-    tb = parse_traceback(text)
-    assert tb.innermost.path == "lib/sensor.py" and tb.innermost.line == 4
-    assert tb.message == "OSError: [Errno 19] ENODEV" and len(tb.frames) == 2
-    assert parse_traceback("hello\r\n") is None
+    tb = find_traceback(text)
+    assert tb.file == "lib/sensor.py" and tb.line == 4
+    assert tb.exc_type == "OSError" and tb.errno == 19 and "main.py" in tb.traceback
+    assert find_traceback("hello\r\n") is None
