@@ -25,25 +25,9 @@ NETS = {"networks": [{"ssid": "HomeWiFi", "password": "secret123", "rssi": -55, 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def _start_script_with_stream_fix(folder: Path) -> Path | None:
-    """WORKAROUND, to delete once ide/board/virtual_shims/_vb_start.py has the fix: its ``_VbFlashFile`` (the
-    capacity-counting wrapper of files opened for writing) is a plain class, so MicroPython's stream functions
-    (json.dump, used by mipy.secret to store Wi-Fi networks) raise "stream operation not supported". Deriving it
-    from io.IOBase makes it a stream. Returns a fixed copy, or None when the shipped script is already fixed."""
-    text = virtual.START_SCRIPT.read_text()
-    if "class _VbFlashFile:" not in text:
-        return None
-    fixed = folder / "_vb_start.py"
-    fixed.write_text(text.replace("class _VbFlashFile:", "import io\nclass _VbFlashFile(io.IOBase):", 1))
-    return fixed
-
-
 @pytest.fixture
-def vb_board(tmp_path, monkeypatch):
+def vb_board(tmp_path):
     """Factory: a Board on a fresh virtual board with the test Wi-Fi network; closed at the end."""
-    fixed = _start_script_with_stream_fix(tmp_path)
-    if fixed is not None:
-        monkeypatch.setattr(virtual, "START_SCRIPT", fixed)
     opened: list[Board] = []
     numbers = count()
 
@@ -53,10 +37,6 @@ def vb_board(tmp_path, monkeypatch):
         config.setdefault("root_dir", root)
         config.setdefault("baud", 0)
         config.setdefault("network", NETS)
-        # The hardware shims (machine.py alone is 17 KB of source) are compiled from source on the virtual board
-        # at first import, which on a chip is firmware in flash; at the default 160 KB the compiler's parse tree
-        # for machine.py does not always fit next to web_dashboard's imports (MemoryError in `import machine`).
-        config.setdefault("heap_size", 256 * 1024)
         board = Board.open("virtual", virtual_config=virtual.VirtualBoardConfig(**config), timeout=10)
         opened.append(board)
         return board

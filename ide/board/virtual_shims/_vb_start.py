@@ -25,7 +25,8 @@ def _vb_normalise(path):
     return "/" + "/".join(parts)
 
 
-class _VbFlashFile:
+class _VbFlashFile(__import__("io").IOBase):
+    # An IOBase subclass is a stream: json.dump and print(file=...) write through it.
     ENOSPC = 28
     SECTOR = 4096
 
