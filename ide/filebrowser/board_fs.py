@@ -8,7 +8,9 @@ on the board's flash matches the host's; a failure at any byte leaves the old fi
 from __future__ import annotations
 
 import ast
+import base64
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -68,6 +70,17 @@ def normalise(path: str) -> str:
     return "/" + "/".join(parts)
 
 
+@functools.lru_cache(maxsize=1)
+def _packed_helpers() -> str:
+    """The helpers deflated and base64-encoded: 2.4 KB on the wire instead of 5.5 KB, which matters because a
+    soft reset (every Run project) wipes them and they are sent again."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WBITS)
+    packed = base64.b64encode(packer.compress(board_code.HELPERS.encode()) + packer.flush()).decode()
+    return ("import deflate, io, binascii\n"
+            f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')), deflate.RAW, "
+            f"{DEFLATE_WBITS}).read())\n")
+
+
 def _literal(text: str) -> str:
     """A Python string literal for code sent to the board (quotes, backslashes, non-ASCII all safe)."""
     return repr(text)
@@ -90,7 +103,12 @@ class BoardFS:
             present = False
         if present and self.hash_kind:
             return
-        answer = self.board.exec(board_code.HELPERS).decode().split()
+        try:
+            answer = self.board.exec(_packed_helpers()).decode().split()
+        except DeviceTraceback as error:
+            if error.exc_type != "ImportError":
+                raise
+            answer = self.board.exec(board_code.HELPERS).decode().split()  # a build without deflate
         self.hash_kind, self.can_inflate = answer[0], answer[1] == "True"
 
     def _call(self, code: str, timeout: float | None = None) -> bytes:
