@@ -107,7 +107,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _report(report) -> None:
     s = report.sync
-    print(f"uploaded {len(s.uploaded)} files ({s.bytes_sent} bytes), removed {len(s.removed)}, "
+    files = "file" if len(s.uploaded) == 1 else "files"
+    print(f"uploaded {len(s.uploaded)} {files} ({s.bytes_sent} bytes), removed {len(s.removed)}, "
           f"{s.unchanged} unchanged", file=sys.stderr)
 
 
