@@ -200,7 +200,8 @@ def test_font_setting_applies_to_editors_and_port_picker_readable(qtbot, tmp_pat
 def test_run_project_says_no_project(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, connect=False)
     window.run_project_action.trigger()
-    assert window.messages and "No project is open" in window.messages[0]
+    # No project open and the project pane's folder has no main.py: a message that says what to do.
+    assert window.messages and "Open a project" in window.messages[0] and "New project" in window.messages[0]
     window.run_current_file()  # not connected: a clear message, no crash
     window.shutdown()
 
@@ -229,3 +230,13 @@ def test_no_freeze_during_200kb_transfer(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: "/big.bin" in window.browser.listed_paths(), timeout=10000)
     assert "uploaded big.bin" in window.console.text()
     assert window.console.input_enabled
+
+
+def test_board_menu_opens_the_firmware_wizard(qtbot, tmp_path):
+    from ide.ui.flasher_wizard import FlasherWizard
+    window = make_window(qtbot, tmp_path, connect=False)
+    window.flash_action.trigger()
+    assert isinstance(window.flasher_wizard, FlasherWizard)
+    assert window.flasher_wizard.isVisible()
+    window.flasher_wizard.reject()
+    window.shutdown()

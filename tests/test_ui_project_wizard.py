@@ -9,8 +9,8 @@ from PyQt6.QtWidgets import QWizard
 
 from conftest import needs_virtual_board
 from ide.project.errors import BuildSyntaxError
-from ide.ui.project_wizard import ProjectWizard, install_project_actions
-from test_project_helpers import _start_script_with_stream_fix, new_project, pin
+from ide.ui.project_wizard import ProjectWizard
+from test_project_helpers import new_project, pin
 from test_ui_app import make_window
 
 
@@ -61,13 +61,9 @@ def test_wizard_hides_mqtt_for_templates_without_it(qtbot, tmp_path):
 
 
 @pytest.fixture
-def project_window(qtbot, tmp_path, monkeypatch):
-    from ide.board import virtual
-    fixed = _start_script_with_stream_fix(tmp_path)
-    if fixed is not None:
-        monkeypatch.setattr(virtual, "START_SCRIPT", fixed)
+def project_window(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
-    controller = install_project_actions(window)
+    controller = window.project_controller  # the main window installs the Project menu itself
     yield window, controller
     window.shutdown()
 

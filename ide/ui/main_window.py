@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._wire()
+        # The Project menu and Run project (F6) come from the projects feature.
+        from ide.ui.project_wizard import install_project_actions
+        install_project_actions(self)
 
         self.theme.sig_theme_changed.connect(self._apply_palette)
         self.theme.set_mode(self.settings.theme)
@@ -210,6 +213,10 @@ class MainWindow(QMainWindow):
         for action in (self.connect_action, self.run_action, self.run_project_action, self.stop_action,
                        self.reset_action, self.upload_action):
             board_menu.addAction(action)
+        board_menu.addSeparator()
+        self.flash_action = self._action("Install MicroPython (flash firmware)…", self.open_flasher,
+                                         tip="Put MicroPython on a new board, or update it")
+        board_menu.addAction(self.flash_action)
         view_menu = menu.addMenu("&View")
         for dock in (self.project_dock, self.board_dock, self.console_dock, self.problems_dock, self.plotter_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -547,9 +554,19 @@ class MainWindow(QMainWindow):
         return None
 
     def run_project(self) -> None:
-        """F6: run the project's main file (the project feature has not landed yet)."""
-        self.show_message("No project open", "No project is open. Project support is coming; meanwhile open "
-                          "main.py and press F5 to run the current file.")
+        """F6 until the project controller takes the action over (see ide.ui.project_wizard)."""
+        self.show_message("No project open", "No project is open: use Project ▸ New project… or Open project….")
+
+    def open_flasher(self) -> None:
+        """The firmware wizard. The port must be free for esptool, so a connection to it is closed first."""
+        from ide.ui.flasher_wizard import open_flasher_wizard
+        port = self.port_combo.currentData()
+        if self.connection.connected:
+            self.disconnect_board()
+        wizard = open_flasher_wizard(self, None if port == "virtual" else port)
+        wizard.sig_open_repl.connect(lambda flashed_port: self.connect_board(flashed_port))
+        wizard.sig_new_project.connect(lambda: self.project_controller.new_project())
+        self.flasher_wizard = wizard
 
     def stop(self) -> None:
         """Stop the running job or program (Ctrl-C)."""
