@@ -171,3 +171,20 @@ def test_ten_thousand_lines_do_not_freeze(qtbot, console):
     assert total < 10  # typical: well under 2 s on a laptop
     assert console.view.paint_count <= 5  # throttled: not one repaint per chunk
     assert console.screen_lines()[-2] == "9999 temperature=21.5 humidity=40 ok"
+
+
+def test_shrinking_the_console_keeps_the_cursor_on_the_prompt(qtbot):
+    from ide.ui.console import ReplConsole
+    console = ReplConsole()
+    qtbot.addWidget(console)
+    console.resize(600, 400)
+    console.show()
+    qtbot.waitExposed(console)
+    console.feed(b"".join(b"line %d\r\n" % i for i in range(40)) + b">>> ")
+    qtbot.wait(50)
+    console.resize(600, 250)
+    qtbot.wait(50)
+    console.feed(b"x")
+    lines = [line.rstrip() for line in console.screen_lines()]
+    last = [line for line in lines if line]
+    assert last[-1] == ">>> x"

@@ -337,7 +337,12 @@ class ReplConsole(QWidget):
                     kept = type(line)(line.default)
                     kept.update(line)
                     screen.history.top.append(kept)
+        old_rows = screen.lines
         screen.resize(rows, columns)
+        if rows < old_rows:
+            # pyte deletes the top rows, moving the text up, but puts the cursor back at its old row: follow the
+            # text, or the next output starts below a blank line.
+            screen.cursor.y = max(0, screen.cursor.y - (old_rows - rows))
         self._pending_full = True
         self._schedule()
 

@@ -228,6 +228,10 @@ class CodeEditor(QsciScintilla):
         self.last_call_signatures: list[lang_completion.CallSignature] = []
 
         self.setUtf8(True)
+        # Scintilla's scroll width starts at 2000 px and never shrinks: track the longest line instead, so a
+        # short file shows no horizontal scroll bar.
+        self.SendScintilla(QsciScintilla.SCI_SETSCROLLWIDTH, 1)
+        self.SendScintilla(QsciScintilla.SCI_SETSCROLLWIDTHTRACKING, 1)
         self._lexer = QsciLexerPython(self)
         self._lexer.setFoldComments(True)
         self._lexer.setFoldQuotes(True)
