@@ -158,3 +158,27 @@ def test_run_board_file(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.sig_run_finished, timeout=10000):
         window.browser.sig_run_file.emit("/blink.py")
     qtbot.waitUntil(lambda: "blink 33" in window.console.text())
+
+
+def test_compile_to_mpy_on_upload(qtbot, window, tmp_path):
+    board = tmp_path / "board"
+    (board / "sensor.py").write_text("VALUE = 'old source'\n")  # a stale source copy would shadow the module
+    local = tmp_path / "sensor.py"
+    local.write_text("VALUE = 'compiled'\n")
+    main = tmp_path / "main.py"
+    main.write_text("print('main stays source')\n")
+    window.settings.compile_mpy = True
+    window.browser.overwrite_prompt = lambda question: True
+    window.browser.handle_drop(file_urls_mime([local, main]), "/")
+    wait_listed(qtbot, window, "/sensor.mpy")
+    qtbot.waitUntil(lambda: not (board / "sensor.py").exists(), timeout=10000)
+    assert (board / "sensor.mpy").read_bytes()[:1] == b"M"  # the .mpy header
+    assert (board / "main.py").read_text() == "print('main stays source')\n"
+    # The module is real bytecode for this board: the same interpreter imports it.
+    import subprocess
+    import sys
+    from ide.board.virtual import micropython_command
+    loaded = subprocess.run(micropython_command() + ["-c", f"import sys; sys.path.insert(0, {str(board)!r}); "
+                                                     "import sensor; print(sensor.VALUE)"],
+                            capture_output=True, text=True, timeout=30)
+    assert loaded.stdout.strip() == "compiled", loaded.stderr

@@ -314,3 +314,20 @@ def build_project(project: Project, target: MpyTarget = HOST_TARGET, progress: P
     log.info("built %s for .mpy %s: %d compiled, %d unchanged", project.name, target.key, counts["compiled"],
              counts["reused"])
     return BuildResult(out_dir, target, [built for _, _, built, _ in plan], counts["compiled"], counts["reused"])
+
+
+# Kept as source on every board: the firmware runs only boot.py and main.py (never a .mpy of them).
+ALWAYS_SOURCE = ("boot.py", "main.py")
+
+
+def compile_for_board(board: Board, source: Path) -> bytes | None:
+    """``source`` compiled to the .mpy the connected board loads, or None for a file that must stay source
+    (not a .py, or boot.py/main.py). A syntax error raises :class:`BuildSyntaxError` with its line."""
+    source = Path(source)
+    if source.suffix != ".py" or source.name in ALWAYS_SOURCE:
+        return None
+    compiler = find_compiler(detect_target(board))
+    with tempfile.TemporaryDirectory(prefix="mipy-mpy-") as folder:
+        output = Path(folder) / (source.stem + ".mpy")
+        _run_compiler(compiler, source, source.name, output)
+        return output.read_bytes()

@@ -31,6 +31,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeade
                              QMenu, QMessageBox, QToolButton, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                              QWidget)
 
+from ide.project.build import compile_for_board
+
 #: MIME type for board paths dragged out of the board tree (a JSON list of absolute board paths).
 BOARD_PATHS_MIME = "application/x-mipy-board-paths"
 _PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -180,6 +182,8 @@ class BoardFileBrowser(QWidget):
         self.text_prompt: Callable[[str, str, str], str | None] = self._ask_text
         self.folder_prompt: Callable[[str], str | None] = self._ask_folder
         self.files_prompt: Callable[[str], list[str]] = self._ask_files
+        # The "Compile to .mpy on upload" setting; the main window points this at its settings.
+        self.compile_mpy: Callable[[], bool] = lambda: False
         self.local_dir_for_downloads: Callable[[], str] = lambda: str(Path.home())
         self.entries: dict[str, object] = {}  # board path -> BoardEntry, of everything listed
         self.free: tuple[int, int] | None = None
@@ -444,14 +448,29 @@ class BoardFileBrowser(QWidget):
         sizes = [local_size(p) for p in local_paths]
         total = max(sum(sizes), 1)
 
+        compile_mpy = self.compile_mpy()
+
         def job(board, ctx):
             fs = _board_fs(board)
             base = 0
+            written = []
             for local, size in zip(local_paths, sizes):
-                fs.upload(local, target_dir, lambda d, t, b=base: ctx.progress(b + d, total), ctx.cancel)
+                progress = (lambda d, t, b=base: ctx.progress(b + d, total))
+                compiled = compile_for_board(board, local) if compile_mpy and local.is_file() else None
+                if compiled is None:
+                    fs.upload(local, target_dir, progress, ctx.cancel)
+                    written.append(posixpath.join(target_dir, local.name))
+                else:
+                    module = posixpath.join(target_dir, local.stem + ".mpy")
+                    fs.write(module, compiled, progress, ctx.cancel)
+                    # MicroPython imports x.py before x.mpy: an old source copy would hide the new module.
+                    stale = posixpath.join(target_dir, local.name)
+                    if fs.exists(stale):
+                        fs.remove(stale)
+                    written.append(module)
                 base += size
             ctx.progress(total, total)
-            return [posixpath.join(target_dir, p.name) for p in local_paths]
+            return written
 
         names = ", ".join(p.name for p in local_paths)
 

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         self.local_tree = LocalFileTree(self.settings.project_dir or os.getcwd())
         self.browser = BoardFileBrowser(self)
+        self.browser.compile_mpy = lambda: self.settings.compile_mpy
         self.browser.local_dir_for_downloads = lambda: self.local_tree.root
         self.console = ReplConsole()
         self.problems = ProblemsList()
