@@ -65,6 +65,9 @@ def deploy(board: Board, project: Project, progress: Progress | None = None, can
     # Ctrl-C and straight into the raw REPL, where everything that follows runs (a plain interrupt would leave
     # the friendly prompt, and the next exec would interrupt a second time to get to the raw one).
     board.repl.enter_raw()
+    # A stopped program keeps its objects (main.py's globals survive Ctrl-C): a soft reset in the raw REPL frees
+    # the heap without running main.py, so the transfer helpers fit even on an ESP8266.
+    board.soft_reset(run_main=False)
     seconds["stopping"] = time.monotonic() - started
     _check(cancel, "run project")
 
