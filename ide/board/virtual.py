@@ -413,6 +413,9 @@ class VirtualBoard:
         self._expect_exit = True
         self._kill_process()
         self._expect_exit = False
+        # What the old interpreter printed before it died is still in the pty: it left the chip before the
+        # reset, so it reaches the host before the boot text.
+        self._drain_board_output()
         termios.tcflush(self._board_slave, termios.TCIOFLUSH)
         self._to_board.clear()
         self._interruptible = False
@@ -514,6 +517,7 @@ class VirtualBoard:
             self._expect_exit = True
             self._kill_process()
             self._expect_exit = False
+            self._drain_board_output()
             # Asleep: the chip is off, its UART silent; only a timer wake-up (or the RESET button) brings it back.
             self._asleep_until = time.monotonic() + milliseconds / 1000 if milliseconds else float("inf")
         elif words[0] == "interruptible":
@@ -670,6 +674,16 @@ class VirtualBoard:
                 time.sleep(0.001)
                 continue
             data = data[written:]
+
+    def _drain_board_output(self) -> None:
+        while self._board_master >= 0 and select.select([self._board_master], [], [], 0)[0]:
+            try:
+                data = os.read(self._board_master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self._emit(self._filter_output(data))
 
     def _read_board(self, now: float) -> None:
         if self._board_master < 0 or self._to_host.pending_bytes() >= 256:
