@@ -93,12 +93,19 @@ def unavailable_reason() -> str | None:
     return None
 
 
+# Linux's prctl(PR_SET_PDEATHSIG, SIGKILL): the interpreter dies with the process that started it, so a crashed
+# or killed IDE never leaves a board spinning in `while True: pass` at full CPU.
+DIE_WITH_PARENT = ("import sys, ctypes\n"
+                   "if sys.platform.startswith('linux'):\n"
+                   "    ctypes.CDLL(None).prctl(1, 9)\n")
+
+
 def micropython_command() -> list[str]:
     """How to start the unix port: inside our own interpreter, which also works in a frozen bundle."""
     if getattr(sys, "frozen", False):
         return [sys.executable, "--run-micropython"]
-    return [sys.executable, "-c",
-            "import sys; from micropython_unix import run_main; sys.exit(run_main(['micropython'] + sys.argv[1:]))"]
+    return [sys.executable, "-c", DIE_WITH_PARENT +
+            "from micropython_unix import run_main\nsys.exit(run_main(['micropython'] + sys.argv[1:]))"]
 
 
 def compiled_shims_dir() -> Path:

@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--run-micropython"]:
         # In the installed bundle the virtual board's interpreter is started through our own executable.
+        from ide.board.virtual import DIE_WITH_PARENT
+        exec(DIE_WITH_PARENT)
         from micropython_unix import run_main
         return run_main(["micropython"] + argv[1:])
     parser = build_parser()
