@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade "pip>=24"
-	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test,installer]"
 	# MicroPython type stubs for completion, one folder per port (ide/lang/stubs.py reads them; an installer
 	# ships resources/stubs/ as is). --no-deps: their one dependency, micropython-stdlib-stubs, only adds
 	# helper types (_mpy_shed); completion and call tips work without it.

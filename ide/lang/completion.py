@@ -9,6 +9,7 @@ worker thread, never on the UI thread, because a cold jedi cache takes hundreds 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,7 +66,11 @@ def _project(project_dir: str, port: str) -> jedi.Project:
 def _script(source: str, path: str | os.PathLike | None, port: str | None) -> jedi.Script:
     file_path = Path(path).resolve() if path else None
     project_dir = str(file_path.parent) if file_path else os.getcwd()
-    return jedi.Script(source, path=file_path, project=_project(project_dir, _normalise_port(port)))
+    # Frozen, sys.executable is the app itself: jedi must analyse in-process, not look for (or pick up an
+    # activated venv's) Python interpreter.
+    environment = jedi.InterpreterEnvironment() if getattr(sys, "frozen", False) else None
+    return jedi.Script(source, path=file_path, project=_project(project_dir, _normalise_port(port)),
+                       environment=environment)
 
 
 def _clamp(source: str, line: int, column: int) -> tuple[int, int]:
