@@ -141,9 +141,17 @@ def test_file_written_by_us_reads_back_in_mpremote_and_vice_versa(fs, board, boa
         assert BoardFS(again).read("/theirs.bin") == theirs
 
 
-def test_verify_error_type_exists():
-    error = TransferVerifyError("/x", "aa", "bb")
-    assert error.path == "/x" and error.expected == "aa"
+def test_corrupted_byte_without_retry_is_a_clear_error_and_changes_nothing(fs, board, board_dir):
+    from ide.explain import explain
+    fs.write("/data.bin", b"old")
+    fs.df()
+    board.virtual_board.corrupt_byte(300)
+    with pytest.raises(TransferVerifyError) as caught:
+        fs.write("/data.bin", random.Random(6).randbytes(3000), compress=False, attempts=1)
+    assert caught.value.path == "/data.bin" and caught.value.expected != caught.value.got
+    assert "cable" in explain(caught.value)
+    assert (board_dir / "data.bin").read_bytes() == b"old"
+    assert sorted(os.listdir(board_dir)) == ["data.bin"]
 
 
 def test_cancelled_upload_leaves_the_old_file_and_no_temporary(fs, board_dir):

@@ -182,3 +182,15 @@ def test_compile_to_mpy_on_upload(qtbot, window, tmp_path):
                                                      "import sensor; print(sensor.VALUE)"],
                             capture_output=True, text=True, timeout=30)
     assert loaded.stdout.strip() == "compiled", loaded.stderr
+
+
+def test_connect_removes_a_temporary_file_left_by_a_cut_transfer(qtbot, tmp_path):
+    board = tmp_path / "board"
+    board.mkdir()
+    (board / "lib").mkdir()
+    (board / "lib" / ".sensor.py.mipy-tmp").write_bytes(b"half a file")
+    (board / "lib" / "sensor.py").write_text("kept\n")
+    window = make_window(qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not (board / "lib" / ".sensor.py.mipy-tmp").exists(), timeout=10000)
+    assert (board / "lib" / "sensor.py").read_text() == "kept\n"
+    window.shutdown()

@@ -105,7 +105,7 @@ def micropython_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "--run-micropython"]
     return [sys.executable, "-c", DIE_WITH_PARENT +
-            "from micropython_unix import run_main\nsys.exit(run_main(['micropython'] + sys.argv[1:]))"]
+            "from micropython_unix import run_main\nraise SystemExit(run_main(['micropython'] + sys.argv[1:]))"]
 
 
 def compiled_shims_dir() -> Path:
@@ -552,7 +552,7 @@ class VirtualBoard:
             log.info("micropython died of a Ctrl-C between states; restarting quietly")
             self._boot("QUIET", raw=self._raw_mode, announce=False)
         elif code == 0:
-            # Ctrl-D at the friendly REPL, Ctrl-D on an empty raw REPL, sys.exit(): a chip soft-reboots.
+            # Ctrl-D at the friendly REPL, Ctrl-D on an empty raw REPL, SystemExit: a chip soft-reboots.
             self._boot("SOFT_RESET", raw=self._raw_mode, announce=False)
         else:
             log.info("micropython exited with %s: treating as a crash and hard reset", code)

@@ -225,8 +225,9 @@ class BoardFS:
     # --- transfers ------------------------------------------------------------------------------------------
 
     def write(self, path: str, data: bytes, progress: Progress | None = None,
-              cancel: threading.Event | None = None, compress: bool | None = None) -> None:
-        """Write ``data`` to ``path`` atomically: temporary file, hash check on the board, rename."""
+              cancel: threading.Event | None = None, compress: bool | None = None, attempts: int = 2) -> None:
+        """Write ``data`` to ``path`` atomically: temporary file, hash check on the board, rename. A hash
+        mismatch (a byte damaged on the wire) is retried up to ``attempts`` times in all."""
         path = normalise(path)
         if self.hash_kind is None:
             self._ensure_helpers()
@@ -249,7 +250,7 @@ class BoardFS:
             if len(packed) <= len(data) * (1 - COMPRESS_MIN_SAVING):
                 wire, compressed = packed, True
         expected = self._host_hash(data)
-        for attempt in (1, 2):
+        for attempt in range(1, attempts + 1):
             try:
                 got = self._put(temporary, wire, compressed, len(data), progress, cancel)
             except Cancelled:
@@ -260,7 +261,7 @@ class BoardFS:
             if got == expected:
                 break
             log.warning("hash mismatch writing %s (attempt %d): board %s, host %s", path, attempt, got, expected)
-            if attempt == 2:
+            if attempt == attempts:
                 self._discard(temporary)
                 raise TransferVerifyError(path, expected, got)
         self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})")

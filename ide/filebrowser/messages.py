@@ -36,7 +36,7 @@ def _no_space(error: errors.BoardNoSpace) -> str:
 
 @explains(errors.TransferVerifyError)
 def _verify(error: errors.TransferVerifyError) -> str:
-    return (f"{error.path} arrived damaged twice (the check of its contents failed), so nothing was replaced. "
+    return (f"{error.path} arrived damaged (the check of its contents failed), so nothing was replaced. "
             "This points to a bad USB cable or hub: try another cable or port, or a lower baud rate.")
 
 

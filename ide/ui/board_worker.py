@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from PyQt6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, 
 
 from ide.board.board import Board
 from ide.board.repl import CTRL_C
-from ide.errors import MipyError, PortVanishedError
+from ide.errors import BoardError, MipyError, PortVanishedError
+
+log = logging.getLogger(__name__)
 
 #: How often the idle worker looks for REPL output (a terminal feels live below ~50 ms).
 POLL_INTERVAL_MS = 20
@@ -107,6 +110,18 @@ class _Throttle:
             self._emit(int(done), int(total))
 
 
+def _remove_stray_temporaries(board: Board) -> None:
+    """A transfer cut short by a vanished board leaves its temporary file; it goes at the next connect."""
+    from ide.filebrowser.board_fs import BoardFS
+    try:
+        removed = BoardFS(board).remove_stray_temporaries()
+    except BoardError as error:  # a board that cannot list its files still deserves a console
+        log.warning("could not look for stray temporary files: %s", error)
+        return
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted transfer", removed)
+
+
 class BoardWorker(QObject):
     """Owns the :class:`Board`; lives on the board thread. Call it only through :class:`BoardConnection`."""
 
@@ -144,6 +159,7 @@ class BoardWorker(QObject):
         self.close_board(None)
         try:
             board = Board.open(port, baud=baud, timeout=10, **(options or {}))
+            _remove_stray_temporaries(board)
             greeting = board.to_friendly_repl()
         except Exception as error:  # reported to the UI, which explains it
             self.sig_connect_failed.emit(port, error)
