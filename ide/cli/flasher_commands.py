@@ -109,6 +109,15 @@ def _esp_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _firmware_list(args) -> int:
+    from ide.flasher.catalog import load_catalog, refresh_catalog
+    catalog = refresh_catalog() if args.refresh else load_catalog()
+    print(f"MicroPython {catalog.version}")
+    for entry in catalog.entries:
+        print(f"  {entry.chip:<9} {entry.name:<32} {entry.url}")
+    return 0
+
+
 def add_commands(subparsers) -> None:
     from ide.flasher.chips import CHIPS
     from ide.flasher.esp_sim.chips import SIM_CHIPS
@@ -121,6 +130,11 @@ def add_commands(subparsers) -> None:
     flash.add_argument("--baud", dest="flash_baud", type=int, default=DEFAULT_FLASH_BAUD,
                        help=f"transfer speed (default {DEFAULT_FLASH_BAUD}; falls back to 115200)")
     flash.set_defaults(handler=_flash)
+
+    firmware = subparsers.add_parser("firmware-list", help="the official MicroPython builds per chip")
+    firmware.add_argument("--refresh", action="store_true",
+                          help="look up the newest releases on micropython.org first")
+    firmware.set_defaults(handler=_firmware_list)
 
     info = subparsers.add_parser("chip-info", help="show the chip, flash size and MAC of the board on --port")
     info.set_defaults(handler=_chip_info)

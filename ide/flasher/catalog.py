@@ -19,6 +19,12 @@ the network first. Format (version 1)::
     }
 
 Downloads go to the user cache directory (platformdirs) and are reused when present (and matching the digest).
+
+Refreshing (:func:`refresh_catalog`): micropython.org has a download page per board id,
+``https://micropython.org/download/<BOARD>/``, linking every release as
+``/resources/firmware/<BOARD>[-<VARIANT>]-<YYYYMMDD>-v<X.Y.Z>.bin`` (preview builds carry a longer version and are
+left out). The newest release of each catalog entry is written to a refreshed copy in the user cache, which
+:func:`load_catalog` prefers over the bundled one when it is newer.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -72,7 +79,30 @@ class Catalog:
         raise FirmwareNotInCatalog(chip, variant or None)
 
 
-def load_catalog(path: Path | str = CATALOG_PATH) -> Catalog:
+DOWNLOAD_PAGES = "https://micropython.org/download/"
+REFRESH_TIMEOUT_S = 10.0
+
+
+def refreshed_catalog_path() -> Path:
+    return Path(platformdirs.user_cache_dir("mipy-studio")) / "firmware_catalog.json"
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def load_catalog(path: Path | str | None = None) -> Catalog:
+    """The catalog at ``path``; by default the refreshed copy when it is newer than the bundled one."""
+    if path is None:
+        path = CATALOG_PATH
+        refreshed = refreshed_catalog_path()
+        if refreshed.exists():
+            try:
+                newer = load_catalog(refreshed)
+                if _release(newer.version) >= _release(load_catalog(CATALOG_PATH).version):
+                    return newer
+            except (CatalogError, ValueError):
+                log.warning("ignoring the unreadable refreshed catalog %s", refreshed)
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -87,6 +117,46 @@ def load_catalog(path: Path | str = CATALOG_PATH) -> Catalog:
         return Catalog(document.get("version", ""), entries)
     except (OSError, ValueError, KeyError, TypeError) as failure:
         raise CatalogError(str(path), str(failure)) from failure
+
+
+def _fetch_text(url: str, timeout: float) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError, ValueError) as failure:
+        raise DownloadFailed(url, str(getattr(failure, "reason", failure))) from failure
+
+
+def refresh_catalog(pages_url: str = DOWNLOAD_PAGES, target: Path | None = None,
+                    timeout: float = REFRESH_TIMEOUT_S) -> Catalog:
+    """Look up the newest release of every catalog entry on micropython.org's download pages and keep the
+    result as the refreshed catalog. Offline, raises :class:`DownloadFailed` and the bundled copy stays in use."""
+    document = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    pages: dict[str, str] = {}
+    for item in document["boards"]:
+        board = item["board"]
+        if board not in pages:
+            pages[board] = _fetch_text(f"{pages_url}{board}/", timeout)
+        link = re.compile(rf"/resources/firmware/({re.escape(board)}(?:-([A-Z0-9_]+))?-(\d{{8}})-v(\d+\.\d+\.\d+)"
+                          r"\.bin)[\"']")
+        newest = None
+        for match in link.finditer(pages[board]):
+            if (match.group(2) or "") != item.get("variant", ""):
+                continue
+            key = (_release(match.group(4)), match.group(3))
+            if newest is None or key > newest[0]:
+                newest = (key, match.group(1))
+        if newest is not None and newest[1] != item["file"]:
+            item["file"] = newest[1]
+            item["sha256"] = None  # micropython.org publishes no digests; the old one is for the old file
+    releases = [_release(re.search(r"-v(\d+\.\d+\.\d+)\.bin$", item["file"]).group(1)) for item in document["boards"]]
+    document["version"] = ".".join(str(part) for part in max(releases))
+    target = target or refreshed_catalog_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    partial.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    partial.replace(target)
+    return load_catalog(target)
 
 
 def default_cache_dir() -> Path:
