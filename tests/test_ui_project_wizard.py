@@ -72,11 +72,13 @@ def project_window(qtbot, tmp_path):
 def test_f6_runs_the_project_and_run_on_save_uploads_the_change(qtbot, tmp_path, project_window):
     window, controller = project_window
     assert controller.run_action.shortcut().toString() == "F6"
-    assert [a.text() for a in controller.menu.actions() if a.text()][:4] == \
-        ["New project…", "Open project…", "Build and upload", controller.run_action.text()]
+    assert [a.text() for a in controller.menu.actions() if a.text()][:5] == \
+        ["New project…", "Open project…", "Recent projects", "Build and upload", controller.run_action.text()]
     project = new_project(tmp_path, "blink", wifi_ssid="", wifi_password="", extra={"interval_ms": 100})
     controller.open_project(project.root)
     assert window.local_tree.root == str(project.root)
+    controller.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in controller.recent_menu.actions()] == [str(project.root)]
     with qtbot.waitSignal(controller.sig_run_done, timeout=20000) as done:
         controller.run_action.trigger()
     assert len(done.args[0].sync.uploaded) == len(done.args[0].build.files)

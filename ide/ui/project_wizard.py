@@ -253,6 +253,7 @@ class ProjectController(QObject):
             return None
         self.window.local_tree.set_root(str(self.project.root))
         self.window.settings.project_dir = str(self.project.root)
+        self.window.settings.add_recent_project(str(self.project.root))
         self.sig_project_changed.emit(self.project)
         return self.project
 
@@ -361,6 +362,15 @@ def install_project_actions(window) -> ProjectController:
     menu.setObjectName("menu_project")
     for action in (controller.new_action, controller.open_action):
         menu.addAction(action)
+    recent = menu.addMenu("Recent projects")
+
+    def fill_recent() -> None:
+        recent.clear()
+        for folder in window.settings.recent_projects:
+            recent.addAction(folder).triggered.connect(lambda _checked=False, f=folder: controller.open_project(f))
+
+    recent.aboutToShow.connect(fill_recent)
+    controller.recent_menu = recent
     menu.addSeparator()
     for action in (controller.deploy_action, controller.run_action):
         menu.addAction(action)

@@ -143,6 +143,17 @@ class Settings:
         self.q.setValue("session/recent_files", files[:MAX_RECENT_FILES])
 
     @property
+    def recent_projects(self) -> list[str]:
+        value = self.q.value("session/recent_projects")
+        if not value:
+            return []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    def add_recent_project(self, path: str) -> None:
+        projects = [path] + [p for p in self.recent_projects if p != path]
+        self.q.setValue("session/recent_projects", projects[:MAX_RECENT_FILES])
+
+    @property
     def open_files(self) -> list[OpenFile]:
         value = self.q.value("session/open_files")
         if not value:
