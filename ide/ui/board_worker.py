@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,13 +35,13 @@ from PyQt6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, 
 from ide.board.board import Board
 from ide.board.repl import CTRL_C
 from ide.errors import BoardError, MipyError, PortVanishedError
+from ide.ui.progress import ProgressThrottle
 
 log = logging.getLogger(__name__)
 
 #: How often the idle worker looks for REPL output (a terminal feels live below ~50 ms).
 POLL_INTERVAL_MS = 20
 #: Progress updates reach the UI at most this often (Thonny updates every 0.2 s).
-PROGRESS_MIN_INTERVAL_S = 0.2
 
 _job_ids = itertools.count(1)
 
@@ -94,20 +93,6 @@ class BoardJob:
 def crlf(data: bytes) -> bytes:
     """Raw-REPL output of the virtual board uses bare ``\\n``; a terminal needs ``\\r\\n``."""
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-class _Throttle:
-    """Pass ``callback(done, total)`` on at most every PROGRESS_MIN_INTERVAL_S, always the first and last."""
-
-    def __init__(self, emit: Callable[[int, int], None]):
-        self._emit = emit
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last >= PROGRESS_MIN_INTERVAL_S:
-            self._last = now
-            self._emit(int(done), int(total))
 
 
 def _remove_stray_temporaries(board: Board) -> None:
@@ -225,7 +210,7 @@ class BoardWorker(QObject):
                 pending = b""
             if pending.strip(b"\r\n> "):
                 self.sig_terminal_output.emit(pending)
-        ctx = JobContext(job.cancel, _Throttle(lambda d, t: self.sig_job_progress.emit(job, d, t)),
+        ctx = JobContext(job.cancel, ProgressThrottle(lambda d, t: self.sig_job_progress.emit(job, d, t)),
                          lambda data: self.sig_terminal_output.emit(crlf(data)), job.take_input)
         board = self.board
         try:

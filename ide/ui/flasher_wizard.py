@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +31,11 @@ from ide.errors import Cancelled, MipyError
 from ide.explain import explain
 from ide.flasher import flash
 from ide.flasher.catalog import Catalog, FirmwareEntry, default_cache_dir, download_firmware, load_catalog
+from ide.ui.progress import ProgressThrottle
 
 log = logging.getLogger(__name__)
 
 #: Progress reaches the page at most this often (5 updates a second, as Thonny does).
-PROGRESS_MIN_INTERVAL_S = 0.2
 BAUD_CHOICES = ((115200, "115200 (slowest, works with every cable)"), (230400, "230400"),
                 (460800, "460800 (recommended)"), (921600, "921600 (fastest, needs a good cable)"))
 
@@ -79,20 +78,6 @@ class FlashOutcome:
     result: flash.FlashResult
     board_info: object               # ide.board.board.BoardInfo
     firmware_path: Path
-
-
-class _Throttle:
-    """Pass ``(done, total)`` on at most every PROGRESS_MIN_INTERVAL_S; always the first and the last."""
-
-    def __init__(self, emit):
-        self._emit = emit
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last >= PROGRESS_MIN_INTERVAL_S:
-            self._last = now
-            self._emit(int(done), int(total))
 
 
 class _SignalLogHandler(logging.Handler):
@@ -164,11 +149,11 @@ class FlasherWorker(QObject):
             if path is None:
                 enter(STAGE_DOWNLOADING)
                 self.sig_log_line.emit(f"Fetching {plan.catalog_entry.url}")
-                path = download_firmware(plan.catalog_entry, progress=_Throttle(self.sig_progress.emit),
+                path = download_firmware(plan.catalog_entry, progress=ProgressThrottle(self.sig_progress.emit),
                                          cancel=self.cancel)
             self.sig_log_line.emit(f"Firmware: {path} ({path.stat().st_size:,} bytes)")
             result = flash.flash_firmware(plan.port, path, erase=plan.erase, baud=plan.baud, cancel=self.cancel,
-                                          attempts=plan.attempts, progress=_Throttle(self.sig_progress.emit),
+                                          attempts=plan.attempts, progress=ProgressThrottle(self.sig_progress.emit),
                                           stage=enter)
             self.sig_log_line.emit(f"Written and verified: {result.size:,} bytes at 0x{result.offset:x}, "
                                    f"MD5 {result.md5}, {result.seconds:.1f} s in all.")
