@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 from ide.cli import open_board
+from ide.cli.progress import ProgressBar
 from ide.board.board import Board
 from ide.filebrowser.board_fs import BoardFS, BoardEntry
 
+# Smaller transfers finish before a bar is worth drawing.
 PROGRESS_MIN_BYTES = 4096
-PROGRESS_INTERVAL_S = 0.1
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -54,33 +55,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=cmd_cat)
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, drawn at most every 0.1 s, only for transfers worth showing."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.last_drawn = 0.0
-        self.started = time.monotonic()
-        self.drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if total < PROGRESS_MIN_BYTES or (now - self.last_drawn < PROGRESS_INTERVAL_S and done < total):
-            return
-        self.last_drawn = now
-        width = 30
-        filled = width * done // max(1, total)
-        rate = done / max(1e-6, now - self.started)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} B "
-                         f"{rate / 1024:5.1f} KB/s")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def finish(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
-
-
 def _open(args: argparse.Namespace) -> tuple[Board, BoardFS]:
     board = open_board(args)
     fs = BoardFS(board)
@@ -109,7 +83,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_put(args: argparse.Namespace) -> int:
     board, fs = _open(args)
-    bar = ProgressBar(f"put {args.local.name}")
+    bar = ProgressBar(f"put {args.local.name}", PROGRESS_MIN_BYTES)
     with board:
         try:
             written = fs.upload(args.local, args.remote, bar)
@@ -122,7 +96,7 @@ def cmd_put(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     board, fs = _open(args)
-    bar = ProgressBar(f"get {posixpath.basename(args.remote) or '/'}")
+    bar = ProgressBar(f"get {posixpath.basename(args.remote) or '/'}", PROGRESS_MIN_BYTES)
     with board:
         try:
             written = fs.download(args.remote, args.local, bar)

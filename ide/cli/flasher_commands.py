@@ -5,32 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-import time
 from pathlib import Path
 
 from ide.cli import require_port
-
-
-class ProgressBar:
-    """A one-line bar on stderr, redrawn at most every 0.1 s."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str):
-        self.label = label
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        fraction = done / total if total else 1.0
-        filled = int(fraction * self.WIDTH)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:6.1%}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+from ide.cli.progress import ProgressBar
 
 
 def _flash(args: argparse.Namespace) -> int:
