@@ -20,11 +20,15 @@ class ProgressBar:
         self.started = time.monotonic()
         self._last = 0.0
         self._open_line = False
+        self._completed = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         if total < self.min_total or (done < total and now - self._last < REDRAW_INTERVAL_S):
             return
+        if done >= total and self._completed:
+            return  # several layers may each report the end
+        self._completed = done >= total
         self._last = now
         fraction = done / total if total else 1.0
         filled = int(fraction * self.WIDTH)
