@@ -240,3 +240,18 @@ def test_board_menu_opens_the_firmware_wizard(qtbot, tmp_path):
     assert window.flasher_wizard.isVisible()
     window.flasher_wizard.reject()
     window.shutdown()
+
+
+def test_rescue_regains_a_board_whose_main_turns_ctrl_c_off(qtbot, tmp_path):
+    board_dir = tmp_path / "board"
+    board_dir.mkdir()
+    window = make_window(qtbot, tmp_path, connect=False)
+    (board_dir / "main.py").write_text("import micropython\nmicropython.kbd_intr(-1)\nwhile True:\n    pass\n")
+    window.rescue_prompt = lambda: True
+    window.select_port("virtual")
+    with qtbot.waitSignal(window.connection.sig_connected, timeout=30000):
+        window.rescue_board()
+    assert (board_dir / "main.py.disabled").exists() and not (board_dir / "main.py").exists()
+    qtbot.waitUntil(lambda: "main.py moved to /main.py.disabled" in window.console.text(), timeout=5000)
+    qtbot.waitUntil(lambda: window.board_info is not None, timeout=10000)
+    window.shutdown()

@@ -142,10 +142,17 @@ class BoardWorker(QObject):
     @pyqtSlot(str, int, object)
     def open(self, port: str, baud: int, options: object) -> None:
         self.close_board(None)
+        options = dict(options or {})
+        rescue = options.pop("rescue", None)  # None: a plain connect; else move main.py aside (True) or not
         try:
-            board = Board.open(port, baud=baud, timeout=10, **(options or {}))
+            board = Board.open(port, baud=baud, timeout=10, interrupt=rescue is None, **options)
+            note = b""
+            if rescue is not None:
+                # A board whose main.py loops, sleeps or turned Ctrl-C off: interrupt it across a reset.
+                moved = board.rescue(move_main_aside=bool(rescue))
+                note = (f"\r\n[rescued: main.py moved to {moved}]" if moved else "\r\n[rescued]").encode()
             _remove_stray_temporaries(board)
-            greeting = board.to_friendly_repl()
+            greeting = note + board.to_friendly_repl()
         except Exception as error:  # reported to the UI, which explains it
             self.sig_connect_failed.emit(port, error)
             return

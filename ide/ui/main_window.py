@@ -49,6 +49,23 @@ def _show_message(parent: QWidget, title: str, text: str) -> None:
     QMessageBox.information(parent, title, text)
 
 
+def _ask_rescue(parent: QWidget) -> bool | None:
+    box = QMessageBox(QMessageBox.Icon.Question, "Rescue the board",
+                      "MiPy Studio will interrupt the board while it restarts, to stop a main.py that never "
+                      "lets go.\n\nAlso rename main.py to main.py.disabled, so the board stays at the prompt "
+                      "after the next reset? (You can rename it back in the board files.)", parent=parent)
+    move = box.addButton("Stop it and move main.py aside", QMessageBox.ButtonRole.YesRole)
+    box.addButton("Only stop it", QMessageBox.ButtonRole.NoRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is move:
+        return True
+    if clicked is None or box.buttonRole(clicked) == QMessageBox.ButtonRole.RejectRole:
+        return None
+    return False
+
+
 def _ask_recover(parent: QWidget, buffers: list[RecoveredBuffer]) -> bool:
     names = "\n".join(f"  {b.name}" for b in buffers)
     return QMessageBox.question(
@@ -83,6 +100,8 @@ class MainWindow(QMainWindow):
         self.virtual_config = virtual_config
         self.message_prompt: Callable[[str, str], None] = lambda t, m: _show_message(self, t, m)
         self.recovery_prompt: Callable[[list[RecoveredBuffer]], bool] = lambda b: _ask_recover(self, b)
+        # Rescue: True = move main.py aside, False = only stop it, None = cancelled.
+        self.rescue_prompt: Callable[[], bool | None] = lambda: _ask_rescue(self)
         self.board_info = None
         self._jobs: dict[int, tuple[Callable | None, Callable | None, str | None]] = {}
         self._paused_jobs: set[int] = set()
@@ -218,6 +237,9 @@ class MainWindow(QMainWindow):
         self.flash_action = self._action("Install MicroPython (flash firmware)…", self.open_flasher,
                                          tip="Put MicroPython on a new board, or update it")
         board_menu.addAction(self.flash_action)
+        self.rescue_action = self._action("Rescue a board that does not answer…", self.rescue_board,
+                                          tip="Stop a main.py that never lets go (loops, deep sleep, Ctrl-C off)")
+        board_menu.addAction(self.rescue_action)
         view_menu = menu.addMenu("&View")
         for dock in (self.project_dock, self.board_dock, self.console_dock, self.problems_dock, self.plotter_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -330,8 +352,9 @@ class MainWindow(QMainWindow):
         else:
             self.connect_board()
 
-    def connect_board(self, port: str | None = None) -> None:
-        """Connect to ``port`` (default: the one picked in the toolbar)."""
+    def connect_board(self, port: str | None = None, rescue: bool | None = None) -> None:
+        """Connect to ``port`` (default: the one picked in the toolbar); ``rescue`` (not None) regains control
+        of a board that does not answer, moving main.py aside when True."""
         if port:
             self.select_port(port)
         port = self.port_combo.currentData()
@@ -345,6 +368,8 @@ class MainWindow(QMainWindow):
             from ide.board.serial_link import LineSettings
             dtr, rts = self.settings.lines_for(port)
             options["lines"] = LineSettings(dtr=dtr, rts=rts)
+        if rescue is not None:
+            options["rescue"] = rescue
         self.connection_label.setText(f"Connecting to {port}…")
         self.connect_action.setEnabled(False)
         self.connection.open(port, self.settings.default_baud, **options)
@@ -357,6 +382,9 @@ class MainWindow(QMainWindow):
         self._set_connected_state(True)
         self.connection_label.setText(f"Connected: {port}")
         self.console.append_note(f"— connected to {port} —")
+        for line in greeting.decode("utf-8", "replace").splitlines():
+            if line.startswith("[rescued"):
+                self.console.append_note(f"— {line.strip('[]')} —")
         self.console.feed(greeting.rsplit(b"\n", 1)[-1] or b">>> ")
         self.request_board_info()
         self.browser.set_connected(True)
@@ -557,6 +585,21 @@ class MainWindow(QMainWindow):
     def run_project(self) -> None:
         """F6 until the project controller takes the action over (see ide.ui.project_wizard)."""
         self.show_message("No project open", "No project is open: use Project ▸ New project… or Open project….")
+
+    def rescue_board(self) -> None:
+        """Reconnect while interrupting the board across a reset; optionally move main.py aside."""
+        port = self.port_combo.currentData()
+        if not port:
+            self.show_message("No port", "Pick the board's port first.")
+            return
+        move_main = self.rescue_prompt()
+        if move_main is None:
+            return
+        if self.connection.connected:
+            self.disconnect_board()
+        self.console.append_note("— rescuing: interrupting the board across a reset (press its RESET button if "
+                                 "nothing happens) —")
+        self.connect_board(port, rescue=move_main)
 
     def open_flasher(self) -> None:
         """The firmware wizard. The port must be free for esptool, so a connection to it is closed first."""
