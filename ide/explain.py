@@ -75,12 +75,14 @@ def _port_other(error: errors.PortError) -> str:
 
 @explains(errors.NoReplError)
 def _no_repl(error: errors.NoReplError) -> str:
+    rescue = ("If it ran MicroPython before, its main.py may have taken over the serial line: use Board ▸ Rescue "
+              "('mipy-studio rescue').")
     if not error.seen:
-        return (f"The board on {error.port} does not answer. It may not run MicroPython yet (use the firmware "
-                "flasher), or its program has taken over the serial line: try 'rescue'.")
+        return (f"The board on {error.port} does not answer. It may not run MicroPython yet: install it with "
+                f"Board ▸ Install MicroPython. {rescue}")
     sample = error.seen[:40].decode("utf-8", "replace")
-    return (f"Something answered on {error.port}, but not MicroPython (it sent {sample!r}). Check the baud rate "
-            "(MicroPython uses 115200), or flash MicroPython with the firmware flasher.")
+    return (f"Something answered on {error.port}, but not a MicroPython prompt (it sent {sample!r}). Check the baud "
+            f"rate (MicroPython uses 115200), or install MicroPython with Board ▸ Install MicroPython. {rescue}")
 
 
 @explains(errors.BoardTimeoutError)
