@@ -78,11 +78,12 @@ def _no_repl(error: errors.NoReplError) -> str:
     rescue = ("If it ran MicroPython before, its main.py may have taken over the serial line: use Board ▸ Rescue "
               "('mipy-studio rescue').")
     if not error.seen:
-        return (f"The board on {error.port} does not answer. It may not run MicroPython yet: install it with the firmware flasher, "
-                f"Board ▸ Install MicroPython. {rescue}")
+        return (f"The board on {error.port} does not answer. It may not run MicroPython yet: install it with the "
+                f"firmware flasher (Board ▸ Install MicroPython). {rescue}")
     sample = error.seen[:40].decode("utf-8", "replace")
     return (f"Something answered on {error.port}, but not a MicroPython prompt (it sent {sample!r}). Check the baud "
-            f"rate (MicroPython uses 115200), or install MicroPython with the firmware flasher (Board ▸ Install MicroPython). {rescue}")
+            "rate (MicroPython uses 115200), or install MicroPython with the firmware flasher (Board ▸ Install "
+            f"MicroPython). {rescue}")
 
 
 @explains(errors.BoardTimeoutError)
