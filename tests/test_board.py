@@ -322,3 +322,13 @@ def test_virtual_board_reports_remapped_privileged_ports(board):
     remapped = board.virtual_board.port_remaps
     assert "80" in remapped and int(remapped["80"]) >= 1024
     board.exec("s.close()")
+
+
+def test_ctrl_c_detection_without_proc_uses_ps(board, monkeypatch):
+    # macOS has no /proc: the bridge asks ps for the interpreter's caught signals instead.
+    from ide.board import virtual
+    monkeypatch.setattr(virtual, "PROC_STATUS", virtual.Path("/no-proc-here"))
+    cancel = threading.Event()
+    threading.Timer(0.6, cancel.set).start()
+    assert board.run("while True:\n    pass\n", lambda data: None, cancel)
+    assert board.eval("'after'") == "after"

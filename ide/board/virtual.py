@@ -108,6 +108,29 @@ def micropython_command() -> list[str]:
             "from micropython_unix import run_main\nraise SystemExit(run_main(['micropython'] + sys.argv[1:]))"]
 
 
+PROC_STATUS = Path("/proc")
+
+
+def caught_signals(pid: int) -> int:
+    """The mask of signals ``pid`` has handlers for: Linux's /proc status line, elsewhere (macOS) ps's
+    "caught" column, which BSD and procps both have. 0 when the process is gone."""
+    if PROC_STATUS.is_dir():
+        try:
+            with open(PROC_STATUS / str(pid) / "status") as status:
+                for line in status:
+                    if line.startswith("SigCgt:"):
+                        return int(line.split()[1], 16)
+        except OSError:
+            return 0
+        return 0
+    try:
+        answer = subprocess.run(["ps", "-o", "caught=", "-p", str(pid)], capture_output=True, text=True,
+                                timeout=2)
+        return int(answer.stdout.strip() or "0", 16)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
 def compiled_shims_dir() -> Path:
     """The hardware shims precompiled to .mpy, in the user cache folder (rebuilt when a shim changes).
 
@@ -619,17 +642,11 @@ class VirtualBoard:
         self._host_backlog.clear()
 
     def _sigint_caught(self) -> bool:
+        """Whether the interpreter has a SIGINT handler now (it installs one only while running code)."""
         process = self._process
         if process is None:
             return False
-        try:
-            with open(f"/proc/{process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("SigCgt:"):
-                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
-        except OSError:
-            return False
-        return False
+        return bool(caught_signals(process.pid) & (1 << (signal.SIGINT - 1)))
 
     def _deliver_to_board(self, now: float) -> None:
         data = self._to_board.due(now)
