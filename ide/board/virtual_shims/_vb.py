@@ -35,7 +35,7 @@ def hard_reset(cause="SW_CPU_RESET"):
 
 
 def soft_reset():
-    """sys.exit() in main.py or machine.soft_reset(): the interpreter restarts, the chip does not."""
+    """SystemExit in main.py or machine.soft_reset(): the interpreter restarts, the chip does not."""
     _request("soft")
 
 
