@@ -47,3 +47,14 @@ def make_board(board_dir: Path):
 @pytest.fixture
 def board(make_board) -> Board:
     return make_board()
+
+
+@pytest.fixture(scope="session")
+def micropython_32bit() -> Path:
+    """A 32-bit MicroPython unix port (a chip's object sizes), built once from ../shared/peers (tests/peers.py)."""
+    import peers
+
+    reason = peers.micropython_32bit_unavailable()
+    if reason:
+        pytest.skip(f"32-bit MicroPython: {reason}")
+    return peers.micropython_32bit()
