@@ -13,10 +13,12 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import jedi
+from typing import TYPE_CHECKING
 
 from ide.lang.stubs import DEFAULT_PORT, PORTS, jedi_sys_path
+
+if TYPE_CHECKING:
+    import jedi
 
 #: Never hand the UI more than this many entries: a Scintilla list of thousands is slow and useless.
 MAX_COMPLETIONS = 400
@@ -54,7 +56,9 @@ def _normalise_port(port: str | None) -> str:
 
 
 @lru_cache(maxsize=16)
-def _project(project_dir: str, port: str) -> jedi.Project:
+def _project(project_dir: str, port: str) -> "jedi.Project":
+    import jedi  # ~0.1 s to import: on the completion thread at first use, not while the window opens
+
     sys_path = jedi_sys_path(port)
     if not sys_path:
         return jedi.Project(project_dir)
@@ -63,7 +67,9 @@ def _project(project_dir: str, port: str) -> jedi.Project:
     return jedi.Project(project_dir, sys_path=sys_path + [project_dir])
 
 
-def _script(source: str, path: str | os.PathLike | None, port: str | None) -> jedi.Script:
+def _script(source: str, path: str | os.PathLike | None, port: str | None) -> "jedi.Script":
+    import jedi
+
     file_path = Path(path).resolve() if path else None
     project_dir = str(file_path.parent) if file_path else os.getcwd()
     # Frozen, sys.executable is the app itself: jedi must analyse in-process, not look for (or pick up an

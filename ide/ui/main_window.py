@@ -19,7 +19,8 @@ from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                              QProgressBar, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from ide.board.ports import list_board_ports
+from ide.board.port_choice import choose_port, port_change
+from ide.board.ports import virtual_port_info
 from ide.errors import Cancelled, DeviceTraceback
 from ide.explain import explain
 from ide.ui import theme as theme_mod
@@ -29,6 +30,7 @@ from ide.ui.editor import CodeEditor, EditorTabs, ProblemsList
 from ide.ui.file_browser import BoardFileBrowser, LocalFileTree, human_size
 from ide.ui.find_replace import FindReplaceBar
 from ide.ui.plotter import PlotterPane
+from ide.ui.port_watcher import PortWatcher
 from ide.ui.recovery import AUTOSAVE_INTERVAL_MS, RecoveredBuffer, RecoveryStore
 from ide.ui.settings import Settings, SettingsDialog
 
@@ -90,6 +92,9 @@ class MainWindow(QMainWindow):
     sig_message = pyqtSignal(str)
     """A message was shown to the user (errors explained in words)."""
 
+    sig_ports_listed = pyqtSignal()
+    """The port list was filled again (a scan finished)."""
+
     def __init__(self, settings: Settings | None = None, recovery: RecoveryStore | None = None,
                  virtual_config: object = None, theme_manager: theme_mod.ThemeManager | None = None,
                  restore_session: bool = True):
@@ -130,7 +135,16 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave.timeout.connect(self.autosave_now)
         self._autosave.start()
-        self.refresh_ports()
+        # The virtual board is listed at once; the serial ports follow from a scan off the UI thread.
+        self._port_infos: list = []
+        self._shown_ports: list = []
+        self._picked_port: str | None = None
+        self._ports_seen = False
+        self.set_port_list([virtual_port_info()])
+        self._ports_seen = False
+        self.port_watcher = PortWatcher(self)
+        self.port_watcher.sig_ports.connect(self.set_port_list)
+        self.port_watcher.start()
         self._set_connected_state(False)
         if restore_session:
             self.restore_session()
@@ -195,6 +209,7 @@ class MainWindow(QMainWindow):
         self.port_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.port_combo.setMaximumWidth(self.port_combo.fontMetrics().horizontalAdvance("x" * PORT_PICKER_MAX_CHARS))
         self.port_combo.currentIndexChanged.connect(self._update_port_tooltip)
+        self.port_combo.activated.connect(self._on_port_activated)
         self._update_port_tooltip()
         self.refresh_ports_action = self._action("⟳", self.refresh_ports, tip="Look for boards again")
         self.connect_action = self._action("Connect", self.toggle_connection)
@@ -310,22 +325,46 @@ class MainWindow(QMainWindow):
     # --- ports and connection ---
 
     def refresh_ports(self) -> None:
-        """List the serial ports again (detected boards first, the virtual board last)."""
-        current = self.port_combo.currentData() or self.settings.last_port
+        """Look at the serial ports again, off the UI thread; the list follows in :meth:`set_port_list`."""
+        self.port_watcher.scan(force=True)
+
+    def set_port_list(self, ports: list) -> None:
+        """Show ``ports`` (detected boards first, the virtual board last) and pick one for the user (see
+        :mod:`ide.board.port_choice`). A port that went away while picked stays listed, marked as unplugged."""
+        change = port_change(self._port_infos, ports)
+        current = self.port_combo.currentData()
+        connected_port = self.connection.port if self.connection.connected else None
+        self._port_infos = list(ports)
+        vanished = [info for info in self._shown_ports if info.device in change.vanished
+                    and info.device in (current, connected_port)]
+        self._shown_ports = list(ports) + vanished
+        if connected_port:
+            choice = connected_port  # the picker is locked while connected
+        else:
+            choice = choose_port(ports, self._picked_port, self.settings.last_port)
+        self.port_combo.blockSignals(True)
         self.port_combo.clear()
-        for info in list_board_ports():
-            self.port_combo.addItem(info.description, info.device)
+        for info in self._shown_ports:
+            gone = info in vanished
+            text = f"{info.description} (unplugged)" if gone else info.description
+            self.port_combo.addItem(text, info.device)
             index = self.port_combo.count() - 1
-            self.port_combo.setItemData(index, info.description, Qt.ItemDataRole.ToolTipRole)
-            if not info.available:
+            self.port_combo.setItemData(index, text, Qt.ItemDataRole.ToolTipRole)
+            if gone or not info.available:
                 self.port_combo.model().item(index).setEnabled(False)
-        index = self.port_combo.findData(current)
-        if index < 0:
-            index = next((i for i in range(self.port_combo.count())
-                          if self.port_combo.model().item(i).isEnabled()), 0)
-        self.port_combo.setCurrentIndex(index)
+        self.port_combo.setCurrentIndex(max(self.port_combo.findData(choice), 0))
+        self.port_combo.blockSignals(False)
         self._fit_port_list()
         self._update_port_tooltip()
+        if change and self._ports_seen:
+            words = [f"plugged in: {d}" for d in change.appeared] + [f"unplugged: {d}" for d in change.vanished]
+            self.statusBar().showMessage("Ports changed (" + ", ".join(words) + ")", 8000)
+        self._ports_seen = True
+        self.sig_ports_listed.emit()
+
+    def _on_port_activated(self, _index: int) -> None:
+        """The user picked a port in the list: keep it while it is plugged in."""
+        self._picked_port = self.port_combo.currentData()
 
     def _update_port_tooltip(self, _index: int = -1) -> None:
         text = self.port_combo.currentText()
@@ -773,6 +812,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._autosave.stop()
+        self.port_watcher.stop()
         self.recovery.clear()  # a clean exit: nothing to recover next time
         self.connection.shutdown()
         self.browser.remove_drag_copies()
@@ -781,6 +821,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the board thread without the close dialogs (tests)."""
         self._autosave.stop()
+        self.port_watcher.stop()
         self.connection.shutdown()
         self.browser.remove_drag_copies()
 

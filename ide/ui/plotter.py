@@ -12,8 +12,8 @@ import csv
 import math
 import os
 from collections import deque
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -23,6 +23,9 @@ from ide.ui import theme as theme_mod
 MAX_POINTS = 2000  # samples kept per curve: ~3 minutes at 10 samples/s, still instant to redraw
 MAX_LINE_BYTES = 4096  # a "line" longer than this without a newline is binary noise, not a sample
 REDRAW_INTERVAL_MS = 50  # 20 fps: smooth enough for sensor data, negligible CPU
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 
 class PlotterPane(QWidget):
@@ -45,11 +48,11 @@ class PlotterPane(QWidget):
         self._paused = False
         self._dirty = False
 
-        self.plot = pg.PlotWidget()
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("bottom", "sample")
-        self._legend = self.plot.addLegend(offset=(10, 10))
-        self._curves: list[pg.PlotDataItem] = []
+        # pyqtgraph (and numpy) take ~0.2 s to import: the plot is made when the pane is first shown or drawn,
+        # not while the window opens (see the ``plot`` property).
+        self._plot: "pg.PlotWidget | None" = None
+        self._legend = None
+        self._curves: list["pg.PlotDataItem"] = []
 
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
@@ -68,13 +71,31 @@ class PlotterPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self.plot, 1)
+        self._layout = layout
 
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
         self.set_theme(self._palette)
+
+    @property
+    def plot(self) -> "pg.PlotWidget":
+        """The pyqtgraph plot widget (made on first use)."""
+        if self._plot is None:
+            import pyqtgraph as pg
+
+            self._plot = pg.PlotWidget()
+            self._plot.showGrid(x=True, y=True, alpha=0.25)
+            self._plot.setLabel("bottom", "sample")
+            self._legend = self._plot.addLegend(offset=(10, 10))
+            self._layout.addWidget(self._plot, 1)
+            self.set_theme(self._palette)
+        return self._plot
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        self.plot  # noqa: B018 - the plot is built the first time the pane is seen
+        super().showEvent(event)
 
     # --- input ---
 
@@ -134,7 +155,8 @@ class PlotterPane(QWidget):
         self._count = 0
         for curve in self._curves:
             self.plot.removeItem(curve)
-        self._legend.clear()
+        if self._legend is not None:
+            self._legend.clear()
         self._curves.clear()
         self._dirty = True
 
@@ -159,6 +181,8 @@ class PlotterPane(QWidget):
         if not self._dirty or not self.isVisible():
             return
         self._dirty = False
+        import pyqtgraph as pg
+
         colours = self._palette.plot_curves
         while len(self._curves) < len(self._series):
             i = len(self._curves)
@@ -179,6 +203,10 @@ class PlotterPane(QWidget):
     def set_theme(self, palette: theme_mod.Palette) -> None:
         """Apply a :class:`ide.ui.theme.Palette`."""
         self._palette = palette
+        if self._plot is None:
+            return  # applied when the plot is made
+        import pyqtgraph as pg
+
         self.plot.setBackground(palette.plot_bg)
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setPen(palette.plot_fg)
