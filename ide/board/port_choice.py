@@ -14,19 +14,21 @@ serial port with nothing behind it. The rule, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ide.board.ports import PortInfo
+if TYPE_CHECKING:  # ports imports pyserial and the virtual board: not needed to choose among listed ports
+    from ide.board.ports import PortInfo
 
 #: USB ids this likely (see ``ports.USB_BRIDGES``) or more count as "an ESP board is plugged in".
 ESP_LIKELIHOOD = 3
 
 
-def esp_looking(ports: list[PortInfo]) -> list[PortInfo]:
+def esp_looking(ports: list["PortInfo"]) -> list["PortInfo"]:
     """The real ports that look like an ESP board."""
     return [p for p in ports if not p.is_virtual and p.likelihood >= ESP_LIKELIHOOD and p.available]
 
 
-def choose_port(ports: list[PortInfo], picked: str | None = None, last_used: str | None = None) -> str | None:
+def choose_port(ports: list["PortInfo"], picked: str | None = None, last_used: str | None = None) -> str | None:
     """The device to preselect among ``ports`` (see the module doc); None when the list is empty."""
     by_device = {p.device: p for p in ports}
     if picked and picked in by_device and by_device[picked].available:
@@ -56,7 +58,7 @@ class PortChange:
         return bool(self.appeared or self.vanished)
 
 
-def port_change(before: list[PortInfo], after: list[PortInfo]) -> PortChange:
+def port_change(before: list["PortInfo"], after: list["PortInfo"]) -> PortChange:
     """The difference between two listings (by device name, in listing order)."""
     old = [p.device for p in before]
     new = [p.device for p in after]

@@ -28,14 +28,18 @@ import itertools
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PyQt6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
-from ide.board.board import Board
-from ide.board.repl import CTRL_C
 from ide.errors import BoardError, MipyError, PortVanishedError
 from ide.ui.progress import ProgressThrottle
+
+if TYPE_CHECKING:  # the board layer (pyserial, the virtual board) is imported by the first connect, not at start
+    from ide.board.board import Board
+
+#: Ctrl-C, as ``ide.board.repl.CTRL_C`` (not imported from there: see above).
+CTRL_C = b"\x03"
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +149,7 @@ class BoardWorker(QObject):
         options = dict(options or {})
         rescue = options.pop("rescue", None)  # None: a plain connect; else move main.py aside (True) or not
         try:
+            from ide.board.board import Board
             board = Board.open(port, baud=baud, timeout=10, interrupt=rescue is None, **options)
             note = b""
             if rescue is not None:

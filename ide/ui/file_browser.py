@@ -31,7 +31,6 @@ from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeade
                              QMenu, QMessageBox, QToolButton, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                              QWidget)
 
-from ide.project.build import compile_for_board
 
 #: MIME type for board paths dragged out of the board tree (a JSON list of absolute board paths).
 BOARD_PATHS_MIME = "application/x-mipy-board-paths"
@@ -451,6 +450,7 @@ class BoardFileBrowser(QWidget):
         compile_mpy = self.compile_mpy()
 
         def job(board, ctx):
+            from ide.project.build import compile_for_board  # mpy-cross: on the board thread, when uploading
             fs = _board_fs(board)
             base = 0
             written = []

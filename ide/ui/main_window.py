@@ -20,7 +20,6 @@ from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, 
                              QProgressBar, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ide.board.port_choice import choose_port, port_change
-from ide.board.ports import virtual_port_info
 from ide.errors import Cancelled, DeviceTraceback
 from ide.explain import explain
 from ide.ui import theme as theme_mod
@@ -135,13 +134,12 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave.timeout.connect(self.autosave_now)
         self._autosave.start()
-        # The virtual board is listed at once; the serial ports follow from a scan off the UI thread.
+        # The ports (and the virtual board) are listed by a scan off the UI thread, a moment after the window.
         self._port_infos: list = []
         self._shown_ports: list = []
         self._picked_port: str | None = None
         self._ports_seen = False
-        self.set_port_list([virtual_port_info()])
-        self._ports_seen = False
+        self.port_combo.addItem("Looking for boards…", None)
         self.port_watcher = PortWatcher(self)
         self.port_watcher.sig_ports.connect(self.set_port_list)
         self.port_watcher.start()

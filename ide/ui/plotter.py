@@ -94,8 +94,15 @@ class PlotterPane(QWidget):
         return self._plot
 
     def showEvent(self, event) -> None:  # noqa: N802
-        self.plot  # noqa: B018 - the plot is built the first time the pane is seen
         super().showEvent(event)
+        # Docks tabified behind others are shown for a moment while the window first lays out: build the plot
+        # only if the pane is still on screen once the event loop runs again.
+        if self._plot is None:
+            QTimer.singleShot(0, self._build_if_visible)
+
+    def _build_if_visible(self) -> None:
+        if self._plot is None and self.isVisible() and not self.visibleRegion().isEmpty():
+            self.plot  # noqa: B018 - builds it
 
     # --- input ---
 

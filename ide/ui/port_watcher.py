@@ -8,9 +8,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from typing import TYPE_CHECKING
+
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from ide.board.ports import PortInfo
+if TYPE_CHECKING:
+    from ide.board.ports import PortInfo
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +21,7 @@ log = logging.getLogger(__name__)
 SCAN_INTERVAL_MS = 2000
 
 
-def _scan() -> list[PortInfo]:
+def _scan() -> list["PortInfo"]:
     from ide.board.ports import list_board_ports
     return list_board_ports()
 
@@ -36,14 +39,14 @@ class PortWatcher(QObject):
         self._scan_fn = scan
         self._busy = False
         self._forced = False
-        self._last: list[PortInfo] | None = None
+        self._last: list["PortInfo"] | None = None
         self._sig_scanned.connect(self._on_scanned)  # emitted on the scan thread, delivered here (queued)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(lambda: self.scan(force=False))
 
     @property
-    def ports(self) -> list[PortInfo]:
+    def ports(self) -> list["PortInfo"]:
         """The last listing (empty before the first scan finished)."""
         return list(self._last or [])
 
