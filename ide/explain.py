@@ -14,7 +14,8 @@ from ide import errors
 
 _EXPLAINERS: dict[type, Callable] = {}
 
-AREA_MESSAGE_MODULES = ("ide.filebrowser.messages", "ide.flasher.messages", "ide.project.messages")
+AREA_MESSAGE_MODULES = ("ide.filebrowser.messages", "ide.flasher.messages", "ide.project.messages",
+                        "ide.packages.messages")
 
 
 def explains(error_class: type) -> Callable:
