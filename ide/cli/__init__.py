@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ide.cli.file_commands",
     "ide.cli.flasher_commands",
     "ide.cli.project_commands",
+    "ide.cli.package_commands",
 )
 
 EXIT_ERROR = 2

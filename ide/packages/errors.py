@@ -23,12 +23,13 @@ class PackageNotFound(PackageError):
 
 class PackageFetchError(PackageError):
     """``url`` could not be fetched (``status`` is the HTTP status, 0 when the server was not reached) and no copy
-    of it is cached on this computer."""
+    of it is cached on this computer. ``offline``: the network was not asked (offline mode)."""
 
-    def __init__(self, url: str, detail: str, status: int = 0):
+    def __init__(self, url: str, detail: str, status: int = 0, offline: bool = False):
         self.url = url
         self.detail = detail
         self.status = status
+        self.offline = offline
         super().__init__(f"{url}: {detail}")
 
 

@@ -226,7 +226,7 @@ class PackageIndex:
         if data is None:
             data = self._cached(url)
             if data is None:
-                raise failure or PackageFetchError(url, "not in the cache (working offline)")
+                raise failure or PackageFetchError(url, "not in the cache", offline=True)
             self.served_from_cache += 1
         if short_hash:
             got = hashlib.sha256(data).hexdigest()

@@ -22,6 +22,9 @@ def _not_found(error: errors.PackageNotFound) -> str:
 def _fetch(error: errors.PackageFetchError) -> str:
     if error.status:
         return f"The package server answered {error.detail} for {error.url}."
+    if error.offline:
+        return (f"{error.url} is not in this computer's cache, and MiPy Studio was told to work offline. Install "
+                "the package once with a network connection; after that it installs offline too.")
     return (f"Could not download {error.url} ({error.detail}), and it is not in this computer's cache yet. "
             "Check the internet connection; a package installed once installs again offline.")
 
