@@ -28,6 +28,8 @@ def make_window(qtbot, tmp_path, board_dir=None, connect=True, **options) -> Mai
     qtbot.addWidget(window)
     window.resize(1100, 750)
     window.show()
+    # The port list is filled by a scan off the UI thread, a moment after the window opens.
+    qtbot.waitUntil(lambda: window.port_combo.findData("virtual") >= 0, timeout=5000)
     if connect:
         with qtbot.waitSignal(window.connection.sig_connected, timeout=15000):
             window.connect_board("virtual")
@@ -197,10 +199,11 @@ def test_font_setting_applies_to_editors_and_port_picker_readable(qtbot, tmp_pat
     window.shutdown()
 
 
-def test_run_project_says_no_project(qtbot, tmp_path):
+def test_run_project_needs_a_project(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, connect=False)
-    window.run_project_action.trigger()
-    # No project open and the project pane's folder has no main.py: a message that says what to do.
+    # No project open and the project pane's folder holds none: Run project is off; F6 pressed anyway says why.
+    assert not window.run_project_action.isEnabled()
+    window.project_controller.run_project()
     assert window.messages and "Open a project" in window.messages[0] and "New project" in window.messages[0]
     window.run_current_file()  # not connected: a clear message, no crash
     window.shutdown()

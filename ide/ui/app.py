@@ -15,6 +15,10 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
+    # The taskbar and the desktop entry (packaging/linux/mipy-studio.desktop) find the icon through this name.
+    app.setDesktopFileName("mipy-studio")
+    from ide.ui.icons import app_icon
+    app.setWindowIcon(app_icon())
     return app
 
 
@@ -32,6 +36,8 @@ def create_window(port: str | None = None, **window_options):
 def run_app(port: str | None = None) -> int:
     """Open the main window (connected to ``port`` if given) and run until it closes; the exit status."""
     app = create_app()
+    from ide.ui.crash import install_excepthook
+    install_excepthook()  # an exception in a slot is reported and the app runs on (PyQt6 would abort)
     window = create_window(port)
     status = app.exec()
     window.connection.shutdown()  # already done when the window closed; harmless again

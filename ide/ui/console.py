@@ -21,9 +21,9 @@ import codecs
 import sys
 
 import pyte
-from PyQt6.QtCore import QPoint, QRect, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QKeyEvent, QPainter
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QScrollBar, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QMenu, QScrollBar, QVBoxLayout, QWidget
 
 from ide.ui import theme as theme_mod
 from ide.ui.editor import monospace_font
@@ -38,6 +38,9 @@ BACKSPACE = b"\x7f"  # what terminals send; MicroPython's readline accepts 0x7f 
 
 SCROLLBACK_LINES = 5000
 REPAINT_INTERVAL_MS = 33  # ~30 fps: enough to look live, cheap under a flood of output
+#: Wheel units (1/8 degree) per scrolled line: a mouse notch (120) scrolls 3 lines; touchpads send many small
+#: deltas, which add up (a rounding per event would lose them in one direction).
+WHEEL_UNITS_PER_LINE = 40
 DEFAULT_BANNER = "Console paused during file transfer"
 # IDE notes are written into the terminal in this 24-bit colour, which boards never use, so the painter can
 # tell them apart and draw them in the theme's note colour.
@@ -57,12 +60,36 @@ _ANSI_NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "whi
 _CTRL = Qt.KeyboardModifier.MetaModifier if sys.platform == "darwin" else Qt.KeyboardModifier.ControlModifier
 
 
-def key_to_bytes(key: int, modifiers: Qt.KeyboardModifier, text: str) -> bytes:
-    """The bytes a VT100-style terminal sends for a key press (b"" when it sends nothing)."""
+# X11/xkb key codes of the letter keys (evdev code + 8): where a letter sits, whatever the layout says it types.
+_XKB_LETTER_KEYCODES = dict(zip(
+    (24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 38, 39, 40, 41, 42, 43, 44, 45, 46, 52, 53, 54, 55, 56, 57, 58),
+    "QWERTYUIOPASDFGHJKLZXCVBNM"))
+
+
+def latin_letter_key(native_scan_code: int, native_virtual_key: int, platform: str = sys.platform) -> int | None:
+    """The Qt key of the Latin letter on the physical key pressed (Ctrl+C on a Cyrillic layout is Ctrl+C), or
+    None. Windows reports the layout-independent virtual key (0x41 'A' .. 0x5A 'Z'); X11 the hardware key code."""
+    if platform.startswith("win") and 0x41 <= native_virtual_key <= 0x5A:
+        return Qt.Key.Key_A + native_virtual_key - 0x41
+    if platform.startswith("linux") and native_scan_code in _XKB_LETTER_KEYCODES:
+        return Qt.Key.Key_A + ord(_XKB_LETTER_KEYCODES[native_scan_code]) - ord("A")
+    return None
+
+
+def key_to_bytes(key: int, modifiers: Qt.KeyboardModifier, text: str, latin_key: int | None = None) -> bytes:
+    """The bytes a VT100-style terminal sends for a key press (b"" when it sends nothing). ``latin_key`` is the
+    Latin letter on the physical key (see :func:`latin_letter_key`), for Ctrl combinations on other layouts."""
     try:
         qkey = Qt.Key(key)
     except ValueError:
         qkey = None
+    alt = Qt.KeyboardModifier.AltModifier
+    if modifiers & _CTRL and modifiers & alt and text and all(ch >= " " for ch in text):
+        # AltGr arrives as Ctrl+Alt on Windows (and with some X11 setups): "[", "]", "\\", "@" on German and
+        # French layouts are typed text, not control characters.
+        return text.encode("utf-8")
+    if modifiers & _CTRL and not Qt.Key.Key_A <= key <= Qt.Key.Key_Z and latin_key is not None:
+        key = latin_key
     if modifiers & _CTRL and Qt.Key.Key_A <= key <= Qt.Key.Key_Z:
         return bytes([key - Qt.Key.Key_A + 1])  # Ctrl-A = 0x01 ... Ctrl-Z = 0x1a
     if modifiers & _CTRL and qkey in (Qt.Key.Key_BracketLeft, Qt.Key.Key_Backslash, Qt.Key.Key_BracketRight):
@@ -100,8 +127,19 @@ class _TerminalView(QWidget):
     def focusNextPrevChild(self, _next: bool) -> bool:  # noqa: N802 - Tab belongs to the REPL (completion)
         return False
 
+    def event(self, event) -> bool:
+        # Window shortcuts (Ctrl+F, Ctrl+N, Ctrl+Q, Ctrl+C as Copy...) would take keys MicroPython's line editor
+        # and Ctrl-C need: while the console has the focus, every key that sends something goes to the board.
+        if event.type() == QEvent.Type.ShortcutOverride and self._console._claims(event):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         self._console._key_pressed(event)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        self._console.context_menu().exec(event.globalPos())
 
     def paintEvent(self, event) -> None:  # noqa: N802
         self.paint_count += 1
@@ -112,7 +150,7 @@ class _TerminalView(QWidget):
         self._console._fit_screen()
 
     def wheelEvent(self, event) -> None:  # noqa: N802
-        self._console._scroll_by(-event.angleDelta().y() // 40)
+        self._console._wheel(event.angleDelta().y())
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         self.setFocus()
@@ -145,6 +183,9 @@ class ReplConsole(QWidget):
         self._palette = palette or theme_mod.LIGHT
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._screen = pyte.HistoryScreen(80, 24, history=scrollback, ratio=0.5)
+        # A bare "\n" starts a new line (as in Thonny's shell): the virtual board and many programs send no "\r".
+        self._screen.set_mode(pyte.modes.LNM)
+        self._wheel_rest = 0
         self._stream = pyte.Stream(self._screen)
         self._scroll = 0  # lines scrolled back from the bottom (0 = following the output)
         self._input_enabled = True
@@ -229,6 +270,7 @@ class ReplConsole(QWidget):
         line = dict(screen.buffer[screen.cursor.y])
         x = screen.cursor.x
         screen.reset()
+        screen.set_mode(pyte.modes.LNM)  # reset() forgets the modes
         for col, char in line.items():
             screen.buffer[0][col] = char
         screen.cursor.x = x
@@ -358,6 +400,13 @@ class ReplConsole(QWidget):
         self._scroll = len(self._screen.history.top) - value
         self.view.update()
 
+    def _wheel(self, delta: int) -> None:
+        self._wheel_rest += delta
+        lines = int(self._wheel_rest / WHEEL_UNITS_PER_LINE)  # toward zero, both ways
+        self._wheel_rest -= lines * WHEEL_UNITS_PER_LINE
+        if lines:
+            self._scroll_by(-lines)
+
     def _scroll_by(self, lines: int) -> None:
         self._scroll = min(max(self._scroll - lines, 0), len(self._screen.history.top))
         self._update_scrollbar()
@@ -427,6 +476,34 @@ class ReplConsole(QWidget):
 
     # --- keys ---
 
+    def _event_bytes(self, event: QKeyEvent) -> bytes:
+        latin = latin_letter_key(event.nativeScanCode(), event.nativeVirtualKey())
+        return key_to_bytes(event.key(), event.modifiers(), event.text(), latin)
+
+    def _claims(self, event: QKeyEvent) -> bool:
+        """Whether a key press belongs to the console rather than to a window shortcut."""
+        key, mods = event.key(), event.modifiers()
+        ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        if (mods & ctrl_shift) == ctrl_shift and key in (Qt.Key.Key_C, Qt.Key.Key_V):
+            return True
+        return bool(self._event_bytes(event))
+
+    def context_menu(self) -> QMenu:
+        """Copy, paste, select all, clear, interrupt."""
+        menu = QMenu(self)
+        copy = menu.addAction("Copy", self.copy)
+        copy.setShortcut("Ctrl+Shift+C")
+        copy.setEnabled(bool(self.selected_text()))
+        paste = menu.addAction("Paste", self.paste)
+        paste.setShortcut("Ctrl+Shift+V")
+        paste.setEnabled(self._input_enabled and bool(QGuiApplication.clipboard().text()))
+        menu.addAction("Select all", self.select_all)
+        menu.addSeparator()
+        menu.addAction("Clear", self.clear)
+        interrupt = menu.addAction("Interrupt (Ctrl+C)", lambda: self.sig_input_bytes.emit(CTRL_C_INTERRUPT))
+        interrupt.setEnabled(self._input_enabled)
+        return menu
+
     def _key_pressed(self, event: QKeyEvent) -> None:
         key, mods = event.key(), event.modifiers()
         ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -444,7 +521,7 @@ class ReplConsole(QWidget):
             return
         if not self._input_enabled:
             return
-        data = key_to_bytes(key, mods, event.text())
+        data = self._event_bytes(event)
         if data:
             if self._scroll:
                 self._scroll = 0  # typing jumps back to the prompt, as terminals do

@@ -290,9 +290,8 @@ class CodeEditor(QsciScintilla):
         self._service = CompletionService.instance()
         self._service.sig_result.connect(self._on_completion_result)
 
-        for keys, slot in (("Ctrl+Space", self.request_completion), ("Ctrl+Shift+Space", self.request_call_tip),
-                           ("Ctrl+/", self.toggle_comment), ("Ctrl+=", self.zoom_in), ("Ctrl++", self.zoom_in),
-                           ("Ctrl+-", self.zoom_out), ("Ctrl+0", self.zoom_reset), ("Ctrl+G", self.ask_goto_line)):
+        # Comment, indent, go to line and zoom are the window's Edit menu (one shortcut, no ambiguity).
+        for keys, slot in (("Ctrl+Space", self.request_completion), ("Ctrl+Shift+Space", self.request_call_tip)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(slot)
@@ -419,6 +418,31 @@ class CodeEditor(QsciScintilla):
         finally:
             self.endUndoAction()
         self.setSelection(first, 0, last, len(self.text(last).rstrip("\r\n")))
+
+    def _selected_lines(self) -> tuple[int, int]:
+        if self.hasSelectedText():
+            first, _, last, last_index = self.getSelection()
+            if last_index == 0 and last > first:
+                last -= 1  # a selection ending at column 0 does not include that line
+            return first, last
+        line, _ = self.getCursorPosition()
+        return line, line
+
+    def indent_selection(self) -> None:
+        """One indentation level more on the selected lines (or the cursor line)."""
+        first, last = self._selected_lines()
+        self.beginUndoAction()
+        for line in range(first, last + 1):
+            self.indent(line)
+        self.endUndoAction()
+
+    def unindent_selection(self) -> None:
+        """One indentation level less on the selected lines (or the cursor line)."""
+        first, last = self._selected_lines()
+        self.beginUndoAction()
+        for line in range(first, last + 1):
+            self.unindent(line)
+        self.endUndoAction()
 
     def zoom_in(self) -> None:
         """Bigger text (Ctrl+=)."""

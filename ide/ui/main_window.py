@@ -17,7 +17,7 @@ from typing import Any, Callable
 from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QToolBar, QToolButton, QVBoxLayout, QWidget)
+                             QProgressBar, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ide.board.port_choice import choose_port, port_change
 from ide.errors import Cancelled, DeviceTraceback
@@ -28,10 +28,12 @@ from ide.ui.console import PASTE_MODE_ENTER, PASTE_MODE_FINISH, ReplConsole
 from ide.ui.editor import CodeEditor, EditorTabs, ProblemsList
 from ide.ui.file_browser import BoardFileBrowser, LocalFileTree, human_size
 from ide.ui.find_replace import FindReplaceBar
+from ide.ui.icons import IconRegistry, app_icon
 from ide.ui.plotter import PlotterPane
 from ide.ui.port_watcher import PortWatcher
 from ide.ui.recovery import AUTOSAVE_INTERVAL_MS, RecoveredBuffer, RecoveryStore
 from ide.ui.settings import Settings, SettingsDialog
+from ide.ui.start_page import StartPage, StartState
 
 APP_TITLE = "MiPy Studio"
 #: How often a running program gets what was typed in the console (the typing latency of its ``input()``).
@@ -42,6 +44,8 @@ RUN_INPUT_HINT = "Typing in the console goes to the running program; Ctrl-C stop
 #: is in the tooltip and the drop-down list.
 PORT_PICKER_CHARS = 44
 PORT_PICKER_MAX_CHARS = 70
+#: Icons are set this long after the window is first shown (the first frame is painted without them).
+ICONS_DELAY_MS = 30
 #: The board's name for code sent through the raw REPL: tracebacks in it point at the file that was run.
 STDIN_FILE = "<stdin>"
 
@@ -99,6 +103,8 @@ class MainWindow(QMainWindow):
                  restore_session: bool = True):
         super().__init__()
         self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.icons = IconRegistry()
         self.settings = settings or Settings()
         self.recovery = recovery or RecoveryStore()
         self.virtual_config = virtual_config
@@ -125,6 +131,8 @@ class MainWindow(QMainWindow):
         # The Project menu and Run project (F6) come from the projects feature.
         from ide.ui.project_wizard import install_project_actions
         install_project_actions(self)
+        self._build_help_menu()
+        self.project_controller.sig_project_changed.connect(lambda _p: self._update_project_state())
 
         self.theme.sig_theme_changed.connect(self._apply_palette)
         self.theme.set_mode(self.settings.theme)
@@ -146,20 +154,36 @@ class MainWindow(QMainWindow):
         self._set_connected_state(False)
         if restore_session:
             self.restore_session()
+        self._update_project_state()
+        self._update_centre()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.icons.loaded and not self._icons_scheduled:
+            # Icons need qtawesome (~0.4 s to import and load its fonts): after the first frame, not before.
+            self._icons_scheduled = True
+            QTimer.singleShot(ICONS_DELAY_MS, self.icons.load)
 
     # --- building ---
 
     def _build_centre(self) -> None:
+        self._icons_scheduled = False
         self.tabs = EditorTabs()
         self.find_bar = FindReplaceBar()
         self.find_bar.setVisible(False)
-        centre = QWidget()
-        layout = QVBoxLayout(centre)
+        editors = QWidget()
+        layout = QVBoxLayout(editors)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.find_bar)
-        self.setCentralWidget(centre)
+        self.start_page = StartPage(self.icons)
+        self._start_page_wanted = False
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.start_page)
+        self.centre.addWidget(editors)
+        self._editors_page = editors
+        self.setCentralWidget(self.centre)
 
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -189,18 +213,33 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.project_dock], [260], Qt.Orientation.Horizontal)
         self.resizeDocks([self.console_dock], [220], Qt.Orientation.Vertical)
 
-    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot, shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+                tip: str = "", icon: str | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text + (f" ({QKeySequence(shortcut).toString()})" if shortcut else ""))
+        keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText) if shortcut else ""
+        action.setToolTip((tip or text.rstrip("…")) + (f" ({keys})" if keys else ""))
         action.triggered.connect(lambda _checked=False: slot())
+        if icon:
+            self.icons.add(action.setIcon, icon)
+        return action
+
+    def _editor_action(self, text: str, method: str, shortcut=None, icon: str | None = None) -> QAction:
+        """An Edit menu action applied to the current editor (nothing happens when no file is open)."""
+        def run() -> None:
+            editor = self.tabs.current_editor()
+            if editor is not None:
+                getattr(editor, method)()
+        action = self._action(text, run, shortcut, icon=icon)
+        self._editor_actions.append(action)
         return action
 
     def _build_actions(self) -> None:
-        self.toolbar = QToolBar("Board")
+        self._editor_actions: list[QAction] = []
+        self.toolbar = QToolBar("Toolbar")
         self.toolbar.setObjectName("toolbar_board")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(self.toolbar)
         self.port_combo = QComboBox()
         self.port_combo.setMinimumContentsLength(PORT_PICKER_CHARS)
@@ -209,17 +248,24 @@ class MainWindow(QMainWindow):
         self.port_combo.currentIndexChanged.connect(self._update_port_tooltip)
         self.port_combo.activated.connect(self._on_port_activated)
         self._update_port_tooltip()
-        self.refresh_ports_action = self._action("⟳", self.refresh_ports, tip="Look for boards again")
+        self.refresh_ports_action = self._action("Refresh ports", self.refresh_ports, tip="Look for boards again",
+                                                 icon="refresh")
         self.connect_action = self._action("Connect", self.toggle_connection)
-        self.run_action = self._action("Run", self.run_current_file, "F5", "Run the current file on the board (F5)")
-        self.run_project_action = self._action("Run project", self.run_project, "F6")
-        self.stop_action = self._action("Stop", self.stop, "Ctrl+F2", "Stop the running program (Ctrl+F2)")
-        self.reset_action = self._action("Soft reset", self.soft_reset, tip="Restart MicroPython (Ctrl-D)")
+        self.icons.add(lambda _icon: self._set_connect_icon(), "connect")
+        self.run_action = self._action("Run", self.run_current_file, "F5", "Run the current file on the board",
+                                       icon="run")
+        self.run_project_action = self._action("Run project", self.run_project, "F6", icon="run-project")
+        self.stop_action = self._action("Stop", self.stop, "Ctrl+F2", "Stop the running program", icon="stop")
+        self.reset_action = self._action("Soft reset", self.soft_reset, tip="Restart MicroPython (Ctrl-D)",
+                                         icon="reset")
         self.upload_action = self._action("Upload", self.upload_current_file,
-                                          tip="Copy the current file to the board")
+                                          tip="Copy the current file to the board", icon="upload")
         self.toolbar.addWidget(self.port_combo)
-        for action in (self.refresh_ports_action, self.connect_action):
-            self.toolbar.addAction(action)
+        self.toolbar.addAction(self.refresh_ports_action)
+        refresh_button = self.toolbar.widgetForAction(self.refresh_ports_action)
+        if refresh_button is not None:  # an icon is enough beside the port list
+            refresh_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.toolbar.addAction(self.connect_action)
         self.toolbar.addSeparator()
         for action in (self.run_action, self.run_project_action, self.stop_action, self.reset_action,
                        self.upload_action):
@@ -227,36 +273,77 @@ class MainWindow(QMainWindow):
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        file_menu.addAction(self._action("New", self.tabs.new_file, QKeySequence.StandardKey.New))
-        file_menu.addAction(self._action("Open…", self.ask_open_file, QKeySequence.StandardKey.Open))
-        file_menu.addAction(self._action("Open folder…", self.ask_open_folder))
+        self.file_menu = file_menu
+        file_menu.addAction(self._action("New", self.tabs.new_file, QKeySequence.StandardKey.New, icon="new"))
+        file_menu.addAction(self._action("Open…", self.ask_open_file, QKeySequence.StandardKey.Open, icon="open"))
+        file_menu.addAction(self._action("Open folder…", self.ask_open_folder, icon="open-folder"))
         self.recent_menu = file_menu.addMenu("Recent files")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(self._action("Save", self.save_current, QKeySequence.StandardKey.Save))
-        file_menu.addAction(self._action("Save as…", self.save_current_as, QKeySequence.StandardKey.SaveAs))
         file_menu.addSeparator()
-        file_menu.addAction(self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences))
-        file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+        self.save_action = self._action("Save", self.save_current, QKeySequence.StandardKey.Save, icon="save")
+        self.save_as_action = self._action("Save as…", self.save_current_as, QKeySequence.StandardKey.SaveAs,
+                                           icon="save-as")
+        self.save_all_action = self._action("Save all", self.save_all, "Ctrl+Alt+S", icon="save-all")
+        self.close_tab_action = self._action("Close tab", self.close_current_tab, "Ctrl+W", icon="close")
+        for action in (self.save_action, self.save_as_action, self.save_all_action, self.close_tab_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
+                                         icon="settings"))
+        file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit, icon="quit"))
+
         edit_menu = menu.addMenu("&Edit")
+        self.edit_menu = edit_menu
+        key = QKeySequence.StandardKey
+        for entry in (
+                ("Undo", "undo", key.Undo, "undo"), ("Redo", "redo", key.Redo, "redo"), None,
+                ("Cut", "cut", key.Cut, "cut"), ("Copy", "copy", key.Copy, "copy"),
+                ("Paste", "paste", key.Paste, "paste"), ("Select all", "selectAll", key.SelectAll, "select-all"),
+                None,
+                ("Comment or uncomment", "toggle_comment", "Ctrl+/", "comment"),
+                ("Indent", "indent_selection", "Ctrl+]", "indent"),
+                ("Unindent", "unindent_selection", "Ctrl+[", "dedent"),
+                ("Go to line…", "ask_goto_line", "Ctrl+G", "goto"), None,
+                ("Zoom in", "zoom_in", key.ZoomIn, "zoom-in"), ("Zoom out", "zoom_out", key.ZoomOut, "zoom-out"),
+                ("Normal size", "zoom_reset", "Ctrl+0", "zoom-reset")):
+            if entry is None:
+                edit_menu.addSeparator()
+            else:
+                edit_menu.addAction(self._editor_action(*entry))
+        edit_menu.addSeparator()
         edit_menu.addAction(self._action("Find…", lambda: self.find_bar.open_bar(False),
-                                         QKeySequence.StandardKey.Find))
-        edit_menu.addAction(self._action("Replace…", lambda: self.find_bar.open_bar(True),
-                                         QKeySequence.StandardKey.Replace))
+                                         QKeySequence.StandardKey.Find, icon="find"))
+        edit_menu.addAction(self._action("Replace…", lambda: self.find_bar.open_bar(True), "Ctrl+R",
+                                         icon="replace"))
+
         board_menu = menu.addMenu("&Board")
-        for action in (self.connect_action, self.run_action, self.run_project_action, self.stop_action,
-                       self.reset_action, self.upload_action):
+        self.board_menu = board_menu
+        for action in (self.connect_action, self.refresh_ports_action, self.run_action, self.run_project_action,
+                       self.stop_action, self.reset_action, self.upload_action):
             board_menu.addAction(action)
         board_menu.addSeparator()
+        self.try_virtual_action = self._action("Try without a board (virtual board)", self.try_virtual_board,
+                                               icon="virtual-board")
+        board_menu.addAction(self.try_virtual_action)
         self.flash_action = self._action("Install MicroPython (flash firmware)…", self.open_flasher,
-                                         tip="Put MicroPython on a new board, or update it")
+                                         tip="Put MicroPython on a new board, or update it", icon="flash")
         board_menu.addAction(self.flash_action)
         self.rescue_action = self._action("Rescue a board that does not answer…", self.rescue_board,
-                                          tip="Stop a main.py that never lets go (loops, deep sleep, Ctrl-C off)")
+                                          tip="Stop a main.py that never lets go (loops, deep sleep, Ctrl-C off)",
+                                          icon="rescue")
         board_menu.addAction(self.rescue_action)
         view_menu = menu.addMenu("&View")
+        self.view_menu = view_menu
+        self.start_page_action = self._action("Start page", self.show_start_page, icon="start")
+        view_menu.addAction(self.start_page_action)
+        view_menu.addSeparator()
         for dock in (self.project_dock, self.board_dock, self.console_dock, self.problems_dock, self.plotter_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.toolbar.toggleViewAction())
+
+    def _build_help_menu(self) -> None:
+        from ide.ui.help import install_help_menu
+        self.help_menu = install_help_menu(self)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -299,8 +386,18 @@ class MainWindow(QMainWindow):
         self.browser.sig_open_file.connect(self._open_board_file)
         self.browser.sig_run_file.connect(self.run_board_file)
         self.browser.sig_transfer_done.connect(lambda *_: self.request_board_info())
+        self.tabs.sig_current_editor_changed.connect(lambda _e: self._update_centre())
+        sp = self.start_page
+        sp.sig_try_virtual.connect(self.try_virtual_board)
+        sp.sig_install.connect(self.open_flasher)
+        sp.sig_new_project.connect(self.new_project_from_template)
+        sp.sig_run_template.connect(self.run_template_now)
+        sp.sig_open_project.connect(lambda folder: self.project_controller.open_project(folder))
+        sp.sig_run_project.connect(self.run_project_action.trigger)
+        sp.sig_open_file.connect(self.ask_open_file)
 
     def _apply_palette(self, palette: theme_mod.Palette) -> None:
+        self.icons.set_palette(palette.window_text, palette.margin_fg)
         self.tabs.set_theme(palette)
         self.console.set_theme(palette)
         self.plotter.set_theme(palette)
@@ -453,6 +550,12 @@ class MainWindow(QMainWindow):
         self.port_combo.setEnabled(not connected)
         for action in (self.run_action, self.stop_action, self.reset_action, self.upload_action):
             action.setEnabled(connected)
+        self._set_connect_icon()
+        self._update_start_state()
+
+    def _set_connect_icon(self) -> None:
+        if self.icons.loaded:
+            self.connect_action.setIcon(self.icons.icon("disconnect" if self.connection.connected else "connect"))
 
     def request_board_info(self) -> None:
         """Ask the board for its version, chip, free RAM and flash (shown in the status bar)."""
@@ -619,6 +722,134 @@ class MainWindow(QMainWindow):
                 return editor.path
         return None
 
+    # --- start page and projects ---
+
+    def _update_centre(self) -> None:
+        """The start page when no file is open (or when asked for); else the editor tabs."""
+        if self.tabs.count() == 0 or self._start_page_wanted:
+            self.start_page.set_recent_projects(self.settings.recent_projects)
+            if self.start_page.templates.count() == 0:
+                from ide.project.templates import list_templates
+                self.start_page.set_templates(list_templates())
+            self.centre.setCurrentWidget(self.start_page)
+        else:
+            self.centre.setCurrentWidget(self._editors_page)
+
+    def show_start_page(self) -> None:
+        """View ▸ Start page (and Help ▸ Getting started); opening or switching a file goes back to the editor."""
+        self._start_page_wanted = True
+        self._update_centre()
+        self._start_page_wanted = False  # the next tab change shows the editor again
+
+    def _update_start_state(self) -> None:
+        controller = getattr(self, "project_controller", None)
+        project = controller.project if controller is not None else None
+        self.start_page.set_state(StartState(self.connection.connected, self.connection.port == "virtual",
+                                             project.name if project is not None else None))
+
+    def _project_available(self) -> bool:
+        """A project is open, or the Project files folder holds one (what Run project would run)."""
+        controller = getattr(self, "project_controller", None)
+        if controller is None:
+            return False
+        if controller.project is not None:
+            return True
+        from ide.errors import MipyError
+        from ide.project.project import load_project
+        try:
+            load_project(self.local_tree.root)
+        except (MipyError, OSError):
+            return False
+        return True
+
+    def _update_project_state(self) -> None:
+        """Run project is enabled only when there is a project to run."""
+        available = self._project_available()
+        for action in (self.run_project_action, getattr(self.project_controller, "deploy_action", None)):
+            if action is not None:
+                action.setEnabled(available)
+        self._update_start_state()
+
+    def try_virtual_board(self) -> None:
+        """"Try without a board": connect to the virtual board (MicroPython on this computer)."""
+        if self.connection.connected and self.connection.port == "virtual":
+            return
+        if self.connection.connected:
+            self.disconnect_board()
+        self.connect_board("virtual")
+
+    def new_project_from_template(self, template: str = "") -> None:
+        """The New project wizard, with ``template`` picked when given."""
+        controller = self.project_controller
+        factory = controller.wizard_factory
+
+        def preselected():
+            wizard = factory()
+            if template:
+                wizard.template_page.select(template)
+            return wizard
+
+        controller.wizard_factory = preselected
+        try:
+            controller.new_project()
+        finally:
+            controller.wizard_factory = factory
+        self._update_project_state()
+
+    def default_projects_dir(self) -> Path:
+        """Where projects made in one click go: "MiPy Studio" in the user's documents folder."""
+        from platformdirs import user_documents_dir
+        return Path(user_documents_dir()) / "MiPy Studio"
+
+    def run_template_now(self, template: str = "blink") -> None:
+        """Create ``template``'s project in the default folder (a fresh name if taken), open it and run it."""
+        from ide.errors import MipyError
+        from ide.project.new_project import ProjectSettings, create_project
+        from ide.project.templates import list_templates
+        chosen = next((t for t in list_templates() if t.name == template), None)
+        if chosen is None:
+            self.show_message("No such template", f"There is no template called {template}.")
+            return
+        base = self.default_projects_dir()
+        folder = base / template
+        number = 2
+        while folder.exists():
+            folder = base / f"{template}-{number}"
+            number += 1
+        board = getattr(self.board_info, "platform", "esp32")
+        if board not in chosen.boards:
+            board = chosen.boards[0]
+        try:
+            project = create_project(chosen, folder, ProjectSettings(name=folder.name.replace("-", "_"),
+                                                                     board=board))
+        except (MipyError, OSError) as error:
+            self.show_error(error, "Could not create the project")
+            return
+        self.project_controller.open_project(project.root)
+        self.open_file(project.root / "main.py")
+        self._update_project_state()
+        if self.connection.connected:
+            self.run_project_action.trigger()
+
+    def save_all(self) -> None:
+        """Save every modified file (untitled ones ask for a name)."""
+        for editor in self.tabs.editors():
+            if editor.is_modified:
+                try:
+                    if not self.tabs.save(editor):
+                        return  # the user cancelled a Save as
+                except OSError as error:
+                    self.show_message("Could not save", f"Could not save {editor.display_name}: "
+                                      f"{error.strerror or error}")
+                    return
+
+    def close_current_tab(self) -> None:
+        """Close the current tab (Ctrl+W), asking about unsaved changes."""
+        try:
+            self.tabs.close_editor(self.tabs.current_editor())
+        except OSError as error:
+            self.show_message("Could not save", f"Could not save: {error.strerror or error}")
+
     def run_project(self) -> None:
         """F6 until the project controller takes the action over (see ide.ui.project_wizard)."""
         self.show_message("No project open", "No project is open: use Project ▸ New project… or Open project….")
@@ -709,6 +940,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.local_tree.set_root(folder)
             self.settings.project_dir = folder
+            self._update_project_state()
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
