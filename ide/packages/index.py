@@ -102,10 +102,10 @@ def parse_spec(text: str, version: str | None = None) -> PackageSpec:
         if location.endswith((".py", ".mpy")):
             name = posixpath.basename(location).rsplit(".", 1)[0]
             return PackageSpec(text, "file", name, location, version)
-        if not location.endswith(".json"):
-            location = location.rstrip("/") + "/package.json"
         if location.startswith(tuple(HOSTS)):
             rewrite_url(location)  # refuses an address without organisation and repository
+        if not location.endswith(".json"):
+            location = location.rstrip("/") + "/package.json"
         folder = posixpath.dirname(location.split("?", 1)[0])
         name = posixpath.basename(folder) or "package"
         return PackageSpec(text, "json", name, location, version)

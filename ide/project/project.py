@@ -1,5 +1,6 @@
 """A project on this computer: a folder with ``main.py``, ``config.py``, ``lib/...`` and an optional project file
-``mipy_project.json`` (name, template, board type, files kept as source, files left out)."""
+``mipy_project.json`` (name, template, board type, files kept as source, files left out, mip packages it needs
+and the index they come from)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class Project:
     board: str = "esp32"
     keep_source: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    packages: tuple[str, ...] = ()   # mip packages ("ssd1306", "aioble@0.4.1", "github:org/repo"): Run installs them
+    package_index: str = ""          # their index URL ("" = micropython-lib's)
 
     @property
     def build_dir(self) -> Path:
@@ -57,7 +60,9 @@ class Project:
 
     def to_json(self) -> dict:
         return {"name": self.name, "template": self.template, "board": self.board,
-                "keep_source": list(self.keep_source), "exclude": list(self.exclude)}
+                "keep_source": list(self.keep_source), "exclude": list(self.exclude),
+                **({"packages": list(self.packages)} if self.packages else {}),
+                **({"package_index": self.package_index} if self.package_index else {})}
 
     def save(self) -> None:
         (self.root / PROJECT_FILE).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -82,6 +87,10 @@ def load_project(root: Path | str) -> Project:
     board = meta.get("board", "esp32")
     if board not in BOARD_TYPES:
         raise ProjectConfigError("board", f"{board!r} is not one of {', '.join(BOARD_TYPES)}")
+    packages = meta.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(item, str) and item.strip() for item in packages):
+        raise ProjectConfigError("packages", "must be a list of package names, e.g. [\"ssd1306\"]")
     return Project(root=root, name=str(meta.get("name") or root.name), template=str(meta.get("template", "")),
                    board=board, keep_source=tuple(meta.get("keep_source", ())),
-                   exclude=tuple(meta.get("exclude", DEFAULT_EXCLUDE)))
+                   exclude=tuple(meta.get("exclude", DEFAULT_EXCLUDE)), packages=tuple(packages),
+                   package_index=str(meta.get("package_index") or ""))

@@ -3,7 +3,8 @@
 One function per step so the window and the command line share them: :func:`deploy` (interrupt, build, sync),
 :func:`run_project` (deploy, then soft reset leaving main.py running), :func:`follow_output` (stream until
 cancelled, then Ctrl-C). Progress is ``progress(done, total)`` within the current phase, which ``on_phase``
-names ("stopping", "building", "uploading", "restarting"): files while building, bytes while uploading.
+names ("stopping", "building", "installing packages", "uploading", "restarting"): files while building, bytes
+while uploading. The mip packages a project declares are installed when the board lacks them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class RunReport:
     build: BuildResult
     sync: SyncResult
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per phase
+    packages: object = None  # ide.packages.install.InstallReport when packages were installed
 
 
 # The firmware cannot change while the port is open (flashing needs the port), so one question per connection.
@@ -78,11 +80,23 @@ def deploy(board: Board, project: Project, progress: Progress | None = None, can
     seconds["building"] = time.monotonic() - started
     _check(cancel, "run project")
 
+    fs = BoardFS(board)
+    packages = None
+    if project.packages:
+        from ide.packages.index import DEFAULT_INDEX, PackageIndex
+        from ide.packages.install import ensure_installed
+        started = time.monotonic()
+        phase("installing packages")
+        packages = ensure_installed(fs, list(project.packages), PackageIndex(project.package_index or DEFAULT_INDEX),
+                                    progress=progress, cancel=cancel, on_file=on_file)
+        seconds["installing packages"] = time.monotonic() - started
+        _check(cancel, "run project")
+
     started = time.monotonic()
     phase("uploading")
-    synced = sync_build(BoardFS(board), build, project.name, progress, cancel, on_file)
+    synced = sync_build(fs, build, project.name, progress, cancel, on_file)
     seconds["uploading"] = time.monotonic() - started
-    return RunReport(target, build, synced, seconds)
+    return RunReport(target, build, synced, seconds, packages)
 
 
 def run_project(board: Board, project: Project, on_output: OutputCallback | None = None,
