@@ -13,10 +13,10 @@ import threading
 import time
 from typing import Callable
 
-from ide.board import virtual
-from ide.board.repl import (CTRL_C, CTRL_D, END_OF_OUTPUT, FRIENDLY_PROMPT, RAW_PROMPT, OutputCallback, Repl,
-                            parse_traceback)
-from ide.board.serial_link import DEFAULT_LINES, LineSettings, Link, open_serial
+from ide.board.repl import (CTRL_B, CTRL_C, CTRL_D, END_OF_OUTPUT, FRIENDLY_PROMPT, RAW_PROMPT, OutputCallback,
+                            Repl, parse_traceback)
+from ide.board.serial_link import DEFAULT_LINES, LineSettings
+from ide.board.transport import Transport, open_transport
 from ide.errors import BoardTimeoutError, PortVanishedError, RescueFailedError
 
 log = logging.getLogger(__name__)
@@ -87,52 +87,59 @@ def parse_info(text: str) -> BoardInfo:
 
 
 class Board:
-    """One open connection to a MicroPython board. One owner at a time (the worker thread in the app)."""
+    """One open connection to a MicroPython board, on any :class:`Transport`. One owner at a time (the worker
+    thread in the app)."""
 
-    def __init__(self, link: Link, port_name: str, virtual_board: virtual.VirtualBoard | None = None,
-                 timeout: float = 10.0):
-        self.link = link
+    def __init__(self, transport: Transport, port_name: str, timeout: float = 10.0):
+        self.transport = transport
         self.port_name = port_name
-        self.virtual_board = virtual_board
-        self.repl = Repl(link, timeout)
+        self.repl = Repl(transport, timeout)
         self.timeout = timeout
+
+    @property
+    def link(self) -> Transport:
+        """The transport under its older name."""
+        return self.transport
+
+    @property
+    def virtual_board(self):
+        """The virtual board behind this connection (for its fault injection and pins), or None."""
+        return getattr(self.transport, "virtual_board", None)
 
     # --- opening and closing --------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, port: str, baud: int = 115200, lines: LineSettings = DEFAULT_LINES, timeout: float = 10.0,
-             virtual_config: virtual.VirtualBoardConfig | None = None, interrupt: bool = True) -> "Board":
-        """Open ``port`` (device path, pyserial URL, or "virtual") and make sure a MicroPython REPL answers.
+             virtual_config=None, interrupt: bool = True) -> "Board":
+        """Open ``port`` (device path, COM name, pyserial URL, or "virtual") and make sure a MicroPython REPL
+        answers. ``virtual_config`` is an ``ide.board.virtual.VirtualBoardConfig`` for "virtual".
 
         With ``interrupt`` the running program is stopped to reach the prompt; without it the port is only
         opened (for a terminal that wants to see main.py's output as it is).
         """
-        virtual_board = None
-        device = port
-        if port == virtual.VIRTUAL_PORT_NAME:
-            virtual_board = virtual.VirtualBoard(virtual_config)
-            device = virtual_board.start()
+        transport = open_transport(port, baud, lines, virtual_config)
+        return cls.on_transport(transport, port, timeout, interrupt)
+
+    @classmethod
+    def on_transport(cls, transport: Transport, port_name: str | None = None, timeout: float = 10.0,
+                     interrupt: bool = True) -> "Board":
+        """A board on a transport opened by the caller (a link of its own making); closed with the board."""
         try:
-            link = Link(open_serial(device, baud, lines), port)
-            board = cls(link, port, virtual_board, timeout)
+            board = cls(transport, port_name or transport.name, timeout)
             if interrupt:
                 board.repl.interrupt(min(timeout, 5.0))
             return board
         except BaseException:
-            if virtual_board is not None:
-                virtual_board.stop()
+            transport.close()
             raise
 
     def close(self) -> None:
         try:
             if self.repl.in_raw_repl:
-                self.link.write(b"\x02")  # leave the board at its friendly prompt, as we found it
+                self.transport.write(CTRL_B)  # leave the board at its friendly prompt, as we found it
         except PortVanishedError:
             pass
-        self.link.close()
-        if self.virtual_board is not None:
-            self.virtual_board.stop()
-            self.virtual_board = None
+        self.transport.close()
 
     def __enter__(self) -> "Board":
         return self
@@ -153,6 +160,25 @@ class Board:
     def interrupt(self, timeout: float | None = None) -> bytes:
         return self.repl.interrupt(timeout)
 
+    # --- a program that talks a protocol of its own on the stream (file transfers) ------------------------
+
+    def start(self, code: str | bytes, timeout: float | None = None) -> Transport:
+        """Start ``code`` in the raw REPL and return the stream it talks on: the caller then reads and writes
+        the transport directly (a binary protocol), and ends with :meth:`finish` or :meth:`abandon`."""
+        self.repl.enter_raw(timeout)
+        self.repl.send_code(code, self.timeout if timeout is None else timeout)
+        return self.transport
+
+    def finish(self, timeout: float | None = None, on_output: OutputCallback | None = None) -> bytes:
+        """The end of a started program: its remaining stdout (returned), its traceback (raised as
+        :class:`DeviceTraceback`) and the raw prompt."""
+        return self.repl.read_result(on_output, self.timeout if timeout is None else timeout)
+
+    def abandon(self) -> None:
+        """A started program's protocol broke off: the board's mode is unknown, the next command interrupts
+        first."""
+        self.repl.forget_state()
+
     def run(self, code: str | bytes, on_output: OutputCallback, cancel: threading.Event | None = None,
             poll: float = 0.1, input_source: Callable[[], bytes] | None = None) -> bool:
         """Run a program until it ends, streaming its output; ``cancel`` interrupts it (Ctrl-C).
@@ -172,20 +198,20 @@ class Board:
             if input_source is not None and interrupted_at is None:
                 typed = input_source()
                 if typed:
-                    self.link.write(typed)
+                    self.transport.write(typed)
             try:
                 # Everything read is handed to on_output as it arrives, so a poll timeout loses nothing.
-                self.link.read_until(END_OF_OUTPUT, poll, "running program", on_output)
+                self.transport.read_until(END_OF_OUTPUT, poll, "running program", on_output)
                 break
             except BoardTimeoutError:
                 if cancel is not None and cancel.is_set() and interrupted_at is None:
-                    self.link.write(CTRL_C)
+                    self.transport.interrupt()
                     interrupted_at = time.monotonic()
                 if interrupted_at is not None and time.monotonic() - interrupted_at > self.timeout:
                     self.repl.forget_state()
                     raise BoardTimeoutError("stopping the program", self.timeout)
-        stderr = self.link.read_until(END_OF_OUTPUT, self.timeout, "reading error output")
-        self.link.read_until(b">", self.timeout, "waiting for the raw prompt")
+        stderr = self.transport.read_until(END_OF_OUTPUT, self.timeout, "reading error output")
+        self.transport.read_until(b">", self.timeout, "waiting for the raw prompt")
         if stderr:
             error = parse_traceback(stderr.decode("utf-8", "replace"))
             if interrupted_at is not None and error.exc_type == "KeyboardInterrupt":
@@ -203,7 +229,7 @@ class Board:
         self.repl.enter_raw()
         self.repl.send_code("import machine\nmachine.reset()\n", timeout)
         self.repl.in_raw_repl = False
-        return self.link.read_until(FRIENDLY_PROMPT, timeout, "booting after hard reset", on_output)
+        return self.transport.read_until(FRIENDLY_PROMPT, timeout, "booting after hard reset", on_output)
 
     def info(self) -> BoardInfo:
         return parse_info(self.exec(_INFO_CODE).decode("utf-8", "replace").strip())
@@ -216,10 +242,10 @@ class Board:
 
     def terminal_write(self, data: bytes) -> None:
         self.repl.in_raw_repl = False if CTRL_D in data or b"\x02" in data else self.repl.in_raw_repl
-        self.link.write(data)
+        self.transport.write(data)
 
     def terminal_read(self, wait: float = 0.05) -> bytes:
-        return self.link.read_available(wait)
+        return self.transport.read_available(wait)
 
     # --- rescue ---------------------------------------------------------------------------------------------
 
@@ -231,17 +257,14 @@ class Board:
         that it lands in the first lines of main.py before the program can turn Ctrl-C off or go to sleep.
         Returns the new name of main.py when ``move_main_aside`` moved it, else None.
         """
-        if self.virtual_board is not None:
-            self.virtual_board.press_reset()
-        else:
-            self._pulse_reset_line()
+        self.transport.pulse_reset()
         seen = bytearray()
         attempts = 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.link.write(CTRL_C)
+            self.transport.interrupt()
             attempts += 1
-            seen += self.link.read_available(0.05)
+            seen += self.transport.read_available(0.05)
             if on_progress:
                 on_progress(min(attempts, int(timeout / 0.05)), int(timeout / 0.05))
             if seen.endswith(FRIENDLY_PROMPT) or seen.endswith(RAW_PROMPT):
@@ -250,7 +273,7 @@ class Board:
         else:
             raise RescueFailedError(self.port_name, attempts, bytes(seen[-200:]))
         # Keep interrupting briefly: main.py may be caught between two statements of boot.
-        self.link.drain(quiet=0.2, limit=1.0)
+        self.transport.drain(quiet=0.2, limit=1.0)
         self.repl.forget_state()
         self.repl.interrupt()
         if not move_main_aside:
@@ -269,13 +292,3 @@ class Board:
             "print(repr(_mipy_aside()))\n"
             "del _mipy_aside\n").decode().strip()
         return ast.literal_eval(new_name)
-
-    def _pulse_reset_line(self) -> None:
-        """EN low for 100 ms through RTS, on boards with the auto-reset circuit (no effect elsewhere)."""
-        try:
-            self.link.port.dtr = False
-            self.link.port.rts = True
-            time.sleep(0.1)
-            self.link.port.rts = False
-        except (OSError, ValueError) as error:
-            log.debug("no reset line on %s: %s", self.port_name, error)

@@ -10,7 +10,7 @@ import logging
 
 from serial.tools import list_ports
 
-from ide.board import virtual
+from ide.board.transport_virtual import VIRTUAL_PORT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ USB_BRIDGES: dict[tuple[int, int], UsbBridge] = {
 
 ESPRESSIF_VID = 0x303A
 
+# Modules Windows lacks; a virtual board that still needs one is "unavailable", not a crash of the port list.
+POSIX_ONLY_MODULES = {"fcntl", "pty", "termios", "tty", "grp"}
+
 
 @dataclasses.dataclass(frozen=True)
 class PortInfo:
@@ -58,7 +61,7 @@ class PortInfo:
 
     @property
     def is_virtual(self) -> bool:
-        return self.device == virtual.VIRTUAL_PORT_NAME
+        return self.device == VIRTUAL_PORT_NAME
 
 
 def describe(port) -> PortInfo:
@@ -76,12 +79,24 @@ def describe(port) -> PortInfo:
     return PortInfo(port.device, text, likelihood, port.vid, port.pid, port.serial_number)
 
 
+def virtual_unavailable_reason() -> str | None:
+    """Why the virtual board cannot run here (None when it can). Imported late: the virtual board's machinery
+    is not needed to list ports."""
+    try:
+        from ide.board import virtual
+    except ImportError as missing:
+        if missing.name not in POSIX_ONLY_MODULES:
+            raise
+        return f"its pty bridge needs a POSIX system (this one has no '{missing.name}' module)"
+    return virtual.unavailable_reason()
+
+
 def virtual_port_info() -> PortInfo:
-    reason = virtual.unavailable_reason()
+    reason = virtual_unavailable_reason()
     description = "Virtual board (MicroPython on this computer, no hardware needed)"
     if reason:
         description = "Virtual board (unavailable: " + reason + ")"
-    return PortInfo(virtual.VIRTUAL_PORT_NAME, description, 0, available=reason is None,
+    return PortInfo(VIRTUAL_PORT_NAME, description, 0, available=reason is None,
                     unavailable_reason=reason or "")
 
 

@@ -20,7 +20,7 @@ import time
 from typing import Callable
 
 from ide.errors import BoardTimeoutError, DeviceTraceback, NoReplError, ReplProtocolError
-from ide.board.serial_link import Link
+from ide.board.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,21 @@ def parse_traceback(text: str) -> DeviceTraceback:
 
 
 class Repl:
-    """Drives one board's REPL over a :class:`Link`. Not thread-safe: one owner (the board worker) at a time."""
+    """Drives one board's REPL over a :class:`Transport`. Not thread-safe: one owner (the board worker) at a
+    time."""
 
-    def __init__(self, link: Link, default_timeout: float = 10.0):
-        self.link = link
+    def __init__(self, transport: Transport, default_timeout: float = 10.0):
+        self.transport = transport
         self.default_timeout = default_timeout
         self.in_raw_repl = False
         self.use_raw_paste = True
         # Once a board has answered, silence means it hung (a timeout), not that it lacks MicroPython.
         self.has_answered = False
+
+    @property
+    def link(self) -> Transport:
+        """The transport under its older name."""
+        return self.transport
 
     # --- prompts --------------------------------------------------------------------------------------------
 
@@ -97,9 +103,9 @@ class Repl:
         deadline = time.monotonic() + timeout
         attempt = 0
         while time.monotonic() < deadline:
-            self.link.write(b"\r" + CTRL_C if attempt % 2 == 0 else CTRL_B)
+            self.transport.write(b"\r" + CTRL_C if attempt % 2 == 0 else CTRL_B)
             attempt += 1
-            chunk = self.link.drain(quiet=0.15, limit=min(1.0, max(0.2, deadline - time.monotonic())))
+            chunk = self.transport.drain(quiet=0.15, limit=min(1.0, max(0.2, deadline - time.monotonic())))
             seen += chunk
             if seen.endswith(FRIENDLY_PROMPT):
                 self.in_raw_repl = False
@@ -107,23 +113,23 @@ class Repl:
                 return bytes(seen)
             if seen.endswith(RAW_PROMPT) or seen.endswith(END_OF_OUTPUT + b">"):
                 # Our "\r" may sit in the raw REPL's line buffer now; Ctrl-A starts the raw REPL afresh.
-                self.link.write(CTRL_A)
-                self.link.read_until(RAW_PROMPT, max(1.0, deadline - time.monotonic()), "resetting raw REPL")
+                self.transport.write(CTRL_A)
+                self.transport.read_until(RAW_PROMPT, max(1.0, deadline - time.monotonic()), "resetting raw REPL")
                 self.in_raw_repl = True
                 self.has_answered = True
                 return bytes(seen)
         if self.has_answered:
             raise BoardTimeoutError("interrupt", timeout, bytes(seen[-200:]))
         if not seen:
-            raise NoReplError(self.link.name, b"")
+            raise NoReplError(self.transport.name, b"")
         if FRIENDLY_PROMPT not in seen and b"raw REPL" not in seen:
-            raise NoReplError(self.link.name, bytes(seen[-200:]))
+            raise NoReplError(self.transport.name, bytes(seen[-200:]))
         raise BoardTimeoutError("interrupt", timeout, bytes(seen[-200:]))
 
     def forget_state(self) -> None:
         """After a failed operation the board's mode is unknown: the next command starts with an interrupt."""
         self.in_raw_repl = False
-        self.link.drain(quiet=0.02, limit=0.2)
+        self.transport.drain(quiet=0.02, limit=0.2)
 
     def enter_raw(self, timeout: float | None = None) -> None:
         """Stop what runs and switch to the raw REPL."""
@@ -133,17 +139,17 @@ class Repl:
         self.interrupt(timeout)
         if self.in_raw_repl:
             return
-        self.link.write(b"\r" + CTRL_A)
-        self.link.read_until(RAW_PROMPT, timeout, "entering raw REPL")
+        self.transport.write(b"\r" + CTRL_A)
+        self.transport.read_until(RAW_PROMPT, timeout, "entering raw REPL")
         self.in_raw_repl = True
 
     def exit_raw(self, timeout: float | None = None) -> bytes:
         """Back to the friendly REPL; returns the banner and prompt the board printed."""
         if not self.in_raw_repl:
             return b""
-        self.link.write(CTRL_B)
+        self.transport.write(CTRL_B)
         timeout = self.default_timeout if timeout is None else timeout
-        seen = self.link.read_until(FRIENDLY_PROMPT, timeout, "leaving raw REPL")
+        seen = self.transport.read_until(FRIENDLY_PROMPT, timeout, "leaving raw REPL")
         self.in_raw_repl = False
         return seen + FRIENDLY_PROMPT
 
@@ -170,59 +176,62 @@ class Repl:
         """Send code in raw REPL and start it; the caller then reads the output with :meth:`read_result`."""
         data = code.encode("utf-8") if isinstance(code, str) else code
         if self.use_raw_paste:
-            self.link.write(RAW_PASTE_START)
-            answer = self.link.read_exactly(2, timeout, "starting raw-paste mode")
+            self.transport.write(RAW_PASTE_START)
+            answer = self.transport.read_exactly(2, timeout, "starting raw-paste mode")
             if answer == RAW_PASTE_SUPPORTED:
                 self._raw_paste_write(data, timeout)
                 return
             self.use_raw_paste = False
             if answer != RAW_PASTE_UNSUPPORTED:
-                # An old firmware took our three bytes as code; wait for it to echo the prompt again.
+                # A firmware older than 1.14 took \x05 and "A" into its line buffer and \x01 (Ctrl-A) as "raw
+                # REPL afresh": it printed the whole raw REPL prompt again, and our two bytes were its first two.
+                # Read the rest of that prompt, as mpremote does (it waits for b"w REPL; CTRL-B to exit\r\n>").
                 log.info("board has no raw-paste mode; using plain raw REPL")
-                self.link.read_until(RAW_PROMPT, timeout, "falling back to raw REPL")
+                self.transport.unread(answer)
+                self.transport.read_until(RAW_PROMPT, timeout, "falling back to raw REPL")
         self._plain_raw_write(data, timeout)
 
     def _raw_paste_write(self, data: bytes, timeout: float) -> None:
-        window = struct.unpack("<H", self.link.read_exactly(2, timeout, "reading raw-paste window"))[0]
+        window = struct.unpack("<H", self.transport.read_exactly(2, timeout, "reading raw-paste window"))[0]
         remaining_window = window
         sent = 0
         deadline = time.monotonic() + timeout
         while sent < len(data):
-            while remaining_window == 0 or self.link.port.in_waiting:
+            while remaining_window == 0 or self.transport.in_waiting():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise BoardTimeoutError("sending code (raw-paste flow control)", timeout)
-                byte = self.link.read_exactly(1, left, "raw-paste flow control")
+                byte = self.transport.read_exactly(1, left, "raw-paste flow control")
                 if byte == RAW_PASTE_WINDOW_ACK:
                     remaining_window += window
                 elif byte == CTRL_D:
                     # The board stopped the paste early (a syntax error is reported after our own Ctrl-D).
-                    self.link.write(CTRL_D)
+                    self.transport.write(CTRL_D)
                     return
                 else:
                     raise ReplProtocolError("raw-paste flow control byte", byte)
             piece = data[sent:sent + remaining_window]
-            self.link.write(piece)
+            self.transport.write(piece)
             sent += len(piece)
             remaining_window -= len(piece)
-        self.link.write(CTRL_D)
-        self.link.read_until(CTRL_D, timeout, "finishing raw-paste")
+        self.transport.write(CTRL_D)
+        self.transport.read_until(CTRL_D, timeout, "finishing raw-paste")
 
     def _plain_raw_write(self, data: bytes, timeout: float) -> None:
         for offset in range(0, len(data), PLAIN_RAW_CHUNK):
-            self.link.write(data[offset:offset + PLAIN_RAW_CHUNK])
+            self.transport.write(data[offset:offset + PLAIN_RAW_CHUNK])
             time.sleep(PLAIN_RAW_PAUSE_S)
-        self.link.write(CTRL_D)
-        answer = self.link.read_exactly(2, timeout, "compiling code")
+        self.transport.write(CTRL_D)
+        answer = self.transport.read_exactly(2, timeout, "compiling code")
         if answer != b"OK":
-            raise ReplProtocolError("OK", answer + self.link.drain())
+            raise ReplProtocolError("OK", answer + self.transport.drain())
 
     def read_result(self, on_output: OutputCallback | None, timeout: float | None,
                     raise_on_error: bool = True) -> bytes:
         """Read a running program's stdout up to the end marker, then its traceback and the prompt."""
-        stdout = self.link.read_until(END_OF_OUTPUT, timeout, "running code", on_output)
-        stderr = self.link.read_until(END_OF_OUTPUT, timeout or self.default_timeout, "reading error output")
-        self.link.read_until(b">", timeout or self.default_timeout, "waiting for the raw prompt")
+        stdout = self.transport.read_until(END_OF_OUTPUT, timeout, "running code", on_output)
+        stderr = self.transport.read_until(END_OF_OUTPUT, timeout or self.default_timeout, "reading error output")
+        self.transport.read_until(b">", timeout or self.default_timeout, "waiting for the raw prompt")
         if stderr and raise_on_error:
             raise parse_traceback(stderr.decode("utf-8", "replace"))
         return stdout
@@ -247,15 +256,15 @@ class Repl:
                 self.exit_raw(timeout)
             else:
                 self.interrupt(timeout)
-            self.link.write(CTRL_D)
-            before = self.link.read_until(SOFT_REBOOT, timeout, "soft reset")
+            self.transport.write(CTRL_D)
+            before = self.transport.read_until(SOFT_REBOOT, timeout, "soft reset")
             self.in_raw_repl = False
             if not wait_for_prompt:
                 return before
-            return self.link.read_until(FRIENDLY_PROMPT, timeout, "booting after soft reset", on_output)
+            return self.transport.read_until(FRIENDLY_PROMPT, timeout, "booting after soft reset", on_output)
         self.enter_raw(timeout)
-        self.link.write(CTRL_D)
-        self.link.read_until(SOFT_REBOOT, timeout, "soft reset")
-        output = self.link.read_until(RAW_PROMPT, timeout, "booting after soft reset", on_output)
+        self.transport.write(CTRL_D)
+        self.transport.read_until(SOFT_REBOOT, timeout, "soft reset")
+        output = self.transport.read_until(RAW_PROMPT, timeout, "booting after soft reset", on_output)
         self.in_raw_repl = True
         return output

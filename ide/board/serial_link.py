@@ -1,6 +1,14 @@
-"""Opening a serial port for a board, and reading from it with deadlines.
+"""Opening a serial port for a board, and turning pyserial's open errors into ours, on every OS.
 
 pyserial's errors are wrapped here, where they enter: callers only ever see ``ide.errors`` classes.
+:func:`translate_open_error` is the one place that knows how each OS reports a missing, busy or forbidden port;
+the REPL transport (``transport_serial``) and the flasher both call it.
+
+How the OS reaches us:
+- POSIX: ``SerialException(errno, text)`` or ``OSError`` with ``errno`` set.
+- Windows (pyserial's ``serialwin32``): ``SerialException("could not open port 'COM3': PermissionError(13,
+  'Access is denied.', None, 5)")`` -- one string, ``errno`` None; the Windows error code travels only as the
+  last number of the ``ctypes.WinError()`` repr inside it, so that number is read out of it here, at the edge.
 """
 
 from __future__ import annotations
@@ -8,24 +16,33 @@ from __future__ import annotations
 import dataclasses
 import errno
 import getpass
-import grp
 import logging
 import os
+import re
 import shutil
-import time
+import sys
 from pathlib import Path
-from typing import Callable
 
 import serial
 
-from ide.errors import (BoardTimeoutError, PortBusyError, PortError, PortNotFoundError, PortPermissionError,
-                        PortVanishedError)
+from ide.errors import PortBusyError, PortError, PortNotFoundError, PortPermissionError
 
 log = logging.getLogger(__name__)
 
 BUSY_ERRNOS = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
 PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
 MISSING_ERRNOS = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
+
+# Windows error codes (winerror.h) that CreateFile and the COM driver give for a serial port.
+WINERROR_MISSING = {2, 3, 123, 433, 1167}  # FILE_NOT_FOUND, PATH_NOT_FOUND, INVALID_NAME, NO_SUCH_DEVICE,
+#                                            DEVICE_NOT_CONNECTED
+# COM ports have no per-user permissions: ACCESS_DENIED means another program has the port open (Windows opens
+# COM ports exclusively), as do SHARING_VIOLATION and BUSY.
+WINERROR_BUSY = {5, 32, 170}
+WINERROR_NOT_FUNCTIONING = {31, 121, 1117}  # GEN_FAILURE, SEM_TIMEOUT, IO_DEVICE: a driver or cable problem
+
+# The repr of ctypes.WinError() inside pyserial's message: PermissionError(13, 'Access is denied.', None, 5).
+_WINERROR_REPR = re.compile(r"\w+\((?:-?\d+|None), (?:'[^']*'|\"[^\"]*\"), None, (-?\d+)\)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,145 +86,86 @@ def port_holders(device: str) -> list[tuple[int, str]]:
     return holders
 
 
-def _translate_open_error(device: str, error: Exception) -> PortError:
+def _device_group(device: str) -> str:
+    """The group that owns the device file (``dialout`` on most Linux systems); "" where there are no groups."""
+    try:
+        import grp  # POSIX only: imported here so that Windows never needs it
+    except ImportError:
+        return ""
+    try:
+        return grp.getgrgid(os.stat(device).st_gid).gr_name
+    except (OSError, KeyError):
+        return ""
+
+
+def windows_error_code(error: BaseException) -> int | None:
+    """The Windows error code of a failed open: the ``winerror`` attribute where there is one, else the number
+    pyserial put into its message through ``ctypes.WinError()``'s repr."""
+    code = getattr(error, "winerror", None)
+    if isinstance(code, int):
+        return code
+    found = _WINERROR_REPR.findall(str(error))
+    return int(found[-1]) if found else None
+
+
+def translate_open_error(device: str, error: BaseException) -> PortError:
+    """The :class:`ide.errors.PortError` subclass for a failure to open ``device`` (any OS, any pyserial
+    backend). The flasher and the REPL transport both use this."""
+    winerror = windows_error_code(error)
+    if winerror is not None:
+        if winerror in WINERROR_BUSY:
+            return PortBusyError(device, [], detail="in use by another program (access denied)")
+        if winerror in WINERROR_MISSING:
+            return PortNotFoundError(device, "no such port")
+        if winerror in WINERROR_NOT_FUNCTIONING:
+            return PortError(device, f"the USB-serial driver reports the device is not working (Windows error "
+                                     f"{winerror}): unplug the board and plug it in again")
+        return PortError(device, f"Windows error {winerror}")
     code = getattr(error, "errno", None)
     if code in PERMISSION_ERRNOS:
-        group = ""
-        try:
-            group = grp.getgrgid(os.stat(device).st_gid).gr_name
-        except (OSError, KeyError):
-            pass
-        return PortPermissionError(device, user=getpass.getuser(), group=group,
+        return PortPermissionError(device, user=getpass.getuser(), group=_device_group(device),
                                    brltty_installed=shutil.which("brltty") is not None)
     if code in BUSY_ERRNOS:
         return PortBusyError(device, port_holders(device))
-    if code in MISSING_ERRNOS or (not os.path.exists(device) and "://" not in device):
+    if code in MISSING_ERRNOS:
         return PortNotFoundError(device, "no such port")
+    # A path that is not there (pyserial gives no errno for some of these); COM names are not paths.
+    if device.startswith("/") and not os.path.exists(device):
+        return PortNotFoundError(device, "no such port")
+    if isinstance(error, ValueError) and "://" in device:
+        return PortNotFoundError(device, f"not a usable port URL ({error})")
     return PortError(device, str(error))
 
 
+def preferred_device(device: str, platform: str = sys.platform) -> str:
+    """The device to open for ``device``. On macOS each USB serial port appears twice: ``/dev/tty.X`` waits for
+    carrier detect on open (a board never asserts it, so the open hangs) and ``/dev/cu.X`` ("call-up") does not;
+    a ``tty.`` name is opened as its ``cu.`` twin when that exists."""
+    if platform == "darwin" and device.startswith("/dev/tty."):
+        twin = "/dev/cu." + device[len("/dev/tty."):]
+        if os.path.exists(twin):
+            log.info("opening %s instead of %s (tty.* waits for carrier on macOS)", twin, device)
+            return twin
+    return device
+
+
 def open_serial(device: str, baud: int = 115200, lines: LineSettings = DEFAULT_LINES) -> serial.Serial:
-    """Open ``device`` (a path or a pyserial URL) exclusively, without resetting the board."""
+    """Open ``device`` (a path, a COM name or a pyserial URL) exclusively, without resetting the board."""
+    device_to_open = preferred_device(device)
     try:
-        if "://" in device:
-            port = serial.serial_for_url(device, baudrate=baud, timeout=0, do_not_open=True)
+        if "://" in device_to_open:
+            port = serial.serial_for_url(device_to_open, baudrate=baud, timeout=0, do_not_open=True)
         else:
             port = serial.Serial(baudrate=baud, timeout=0, exclusive=True)
-            port.port = device
+            port.port = device_to_open
         # Set before open() so pyserial applies them as it opens, without a pulse on the lines.
         port.dtr = lines.dtr
         port.rts = lines.rts
         port.open()
         return port
     except (serial.SerialException, OSError, ValueError) as error:
-        raise _translate_open_error(device, error) from error
+        raise translate_open_error(device, error) from error
 
 
-class Link:
-    """A byte pipe to a board with deadline-aware reads. Wraps every pyserial failure into PortVanishedError."""
-
-    def __init__(self, port: serial.Serial, name: str):
-        self.port = port
-        self.name = name
-        self._pushback = bytearray()
-        self.on_traffic: Callable[[str, bytes], None] | None = None
-
-    def write(self, data: bytes) -> None:
-        if self.on_traffic:
-            self.on_traffic("out", data)
-        try:
-            self.port.write(data)
-        except (serial.SerialException, OSError) as error:
-            raise PortVanishedError(self.name, str(error)) from error
-
-    def read_available(self, wait: float = 0.0) -> bytes:
-        """What has arrived, waiting up to ``wait`` seconds for the first byte."""
-        if self._pushback:
-            data = bytes(self._pushback)
-            self._pushback.clear()
-            return data
-        deadline = time.monotonic() + wait
-        try:
-            while True:
-                waiting = self.port.in_waiting
-                if waiting:
-                    data = self.port.read(waiting)
-                    if self.on_traffic:
-                        self.on_traffic("in", data)
-                    return data
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return b""
-                # A short blocking read wakes as soon as a byte arrives, without spinning on in_waiting.
-                self.port.timeout = min(remaining, 0.05)
-                data = self.port.read(1)
-                self.port.timeout = 0
-                if data:
-                    if self.on_traffic:
-                        self.on_traffic("in", data)
-                    return data
-        except (serial.SerialException, OSError, TypeError) as error:
-            # TypeError: pyserial on a closed/vanished fd sometimes fails inside select.
-            raise PortVanishedError(self.name, str(error)) from error
-
-    def read_exactly(self, count: int, timeout: float, operation: str) -> bytes:
-        data = bytearray()
-        deadline = time.monotonic() + timeout
-        while len(data) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BoardTimeoutError(operation, timeout, bytes(data))
-            chunk = self.read_available(remaining)
-            data += chunk
-        if len(data) > count:
-            self.unread(bytes(data[count:]))
-        return bytes(data[:count])
-
-    def read_until(self, marker: bytes, timeout: float, operation: str,
-                   on_data: Callable[[bytes], None] | None = None) -> bytes:
-        """Read until ``marker``; return everything before it. ``on_data`` gets the bytes as they arrive (the
-        marker excluded). Bytes after the marker are kept for the next read."""
-        data = bytearray()
-        passed = 0  # how much of data went to on_data already
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        while True:
-            index = data.find(marker)
-            if index >= 0:
-                if on_data and index > passed:
-                    on_data(bytes(data[passed:index]))
-                self.unread(bytes(data[index + len(marker):]))
-                return bytes(data[:index])
-            if on_data:
-                # Hand on all but a possible partial marker at the end.
-                safe = len(data) - (len(marker) - 1)
-                if safe > passed:
-                    on_data(bytes(data[passed:safe]))
-                    passed = safe
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise BoardTimeoutError(operation, timeout, bytes(data))
-            else:
-                remaining = 0.1
-            data += self.read_available(min(remaining, 0.1))
-
-    def unread(self, data: bytes) -> None:
-        if data:
-            self._pushback[:0] = data
-
-    def drain(self, quiet: float = 0.05, limit: float = 1.0) -> bytes:
-        """Read and return whatever arrives until the line is quiet for ``quiet`` seconds."""
-        data = bytearray()
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            chunk = self.read_available(quiet)
-            if not chunk:
-                break
-            data += chunk
-        return bytes(data)
-
-    def close(self) -> None:
-        try:
-            self.port.close()
-        except (serial.SerialException, OSError):
-            pass
+# The name the tests and older callers used.
+_translate_open_error = translate_open_error

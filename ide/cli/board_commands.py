@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import sys
-import termios
 import threading
 import time
-import tty
 from pathlib import Path
 
 from ide.board import ports as port_discovery
-from ide.board import virtual
 from ide.errors import UsageError
 from ide.cli import open_board
 
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-]
+
+# Windows console keys: msvcrt.getwch() gives "\x00" or "\xe0" and then one of these for the keys a terminal
+# sends as escape sequences; the board's line editor understands the VT100 forms.
+WINDOWS_KEYS = {"H": b"\x1b[A", "P": b"\x1b[B", "M": b"\x1b[C", "K": b"\x1b[D", "G": b"\x1b[H",
+                "O": b"\x1b[F", "S": b"\x1b[3~", "R": b"\x1b[2~", "I": b"\x1b[5~", "Q": b"\x1b[6~"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +57,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency each way, in milliseconds")
     parser.add_argument("--rx-buffer", type=int, default=256, help="UART receive buffer in bytes; 0 = unbounded")
     parser.add_argument("--flash-model", action="store_true", help="pace file writes like an ESP32's flash")
-    parser.add_argument("--heap", type=int, default=virtual.DEFAULT_HEAP, help="heap size in bytes")
+    parser.add_argument("--heap", type=int, help="heap size in bytes (default: an ESP32's, 160 KB)")
     parser.set_defaults(handler=cmd_virtual_board)
 
 
@@ -139,36 +140,131 @@ def cmd_rescue(args: argparse.Namespace) -> int:
     return 0
 
 
+class PosixConsole:
+    """The terminal in raw mode (every key, Ctrl-C included, goes to the board), restored on close."""
+
+    def __init__(self, stdin_fd: int):
+        import termios  # POSIX only
+        import tty
+
+        self.fd = stdin_fd
+        self.interactive = os.isatty(stdin_fd)
+        self._termios = termios
+        self._saved = termios.tcgetattr(stdin_fd) if self.interactive else None
+        if self.interactive:
+            tty.setraw(stdin_fd)
+
+    def read_keys(self) -> bytes | None:
+        """Bytes typed since the last call (b"" for none); None at the end of input."""
+        import select
+
+        if not select.select([self.fd], [], [], 0)[0]:
+            return b""
+        typed = os.read(self.fd, 1024)
+        if not typed:
+            return None
+        # A pipe's "\n" is the Enter key; a raw terminal already sends "\r".
+        return typed if self.interactive else typed.replace(b"\n", b"\r")
+
+    def close(self) -> None:
+        if self._saved is not None:
+            self._termios.tcsetattr(self.fd, self._termios.TCSADRAIN, self._saved)
+
+
+class WindowsConsole:
+    """Keys from the Windows console through msvcrt (Windows has no termios). Ctrl-C still reaches Python as
+    KeyboardInterrupt (the console's processed input), which cmd_repl turns into 0x03 for the board."""
+
+    def __init__(self, console=None):
+        if console is None:
+            import msvcrt as console  # Windows only
+        self.console = console
+        self.interactive = True
+
+    def read_keys(self) -> bytes | None:
+        out = bytearray()
+        while self.console.kbhit():
+            char = self.console.getwch()
+            if char in ("\x00", "\xe0"):
+                out += WINDOWS_KEYS.get(self.console.getwch(), b"")
+            elif char == "\x1a" and not out:
+                return None  # Ctrl-Z: the console's end of input
+            else:
+                out += char.encode("utf-8")
+        return bytes(out)
+
+    def close(self) -> None:
+        pass
+
+
+def open_console():
+    if sys.platform == "win32" and sys.stdin.isatty():
+        return WindowsConsole()
+    if sys.platform == "win32":
+        return PipeConsole()
+    return PosixConsole(sys.stdin.fileno())
+
+
+class PipeConsole:
+    """Input from a pipe on Windows (no select on pipes there): a thread reads it."""
+
+    def __init__(self):
+        import queue
+
+        self.interactive = False
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            data = sys.stdin.buffer.read1(1024) if hasattr(sys.stdin.buffer, "read1") else sys.stdin.buffer.read(1)
+            self._queue.put(data)
+            if not data:
+                return
+
+    def read_keys(self) -> bytes | None:
+        out = bytearray()
+        while not self._queue.empty():
+            data = self._queue.get_nowait()
+            if not data:
+                return bytes(out) or None
+            out += data.replace(b"\n", b"\r")
+        return bytes(out)
+
+    def close(self) -> None:
+        pass
+
+
 def cmd_repl(args: argparse.Namespace) -> int:
     with open_board(args, interrupt=False) as board:
         print("Connected to", args.port, "- Ctrl-] to leave", file=sys.stderr)
-        stdin = sys.stdin.fileno()
-        interactive = os.isatty(stdin)
-        saved = termios.tcgetattr(stdin) if interactive else None
+        console = open_console()
         try:
-            if interactive:
-                tty.setraw(stdin)
             board.terminal_write(b"\r")
             while True:
-                data = board.terminal_read(0.02)
-                if data:
-                    _write_out(data)
-                if select.select([stdin], [], [], 0)[0]:
-                    typed = os.read(stdin, 1024)
-                    if not typed or REPL_EXIT_KEY in typed:
-                        break
-                    board.terminal_write(typed.replace(b"\n", b"\r") if not interactive else typed)
+                try:
+                    data = board.terminal_read(0.02)
+                    if data:
+                        _write_out(data)
+                    typed = console.read_keys()
+                except KeyboardInterrupt:
+                    typed = b"\x03"  # Windows: Ctrl-C arrives as a signal, not a key; the board gets it
+                if typed is None or REPL_EXIT_KEY in typed:
+                    break
+                if typed:
+                    board.terminal_write(typed)
         finally:
-            if saved is not None:
-                termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+            console.close()
         print(file=sys.stderr)
     return 0
 
 
 def cmd_virtual_board(args: argparse.Namespace) -> int:
+    from ide.board import virtual
+
     config = virtual.VirtualBoardConfig(root_dir=args.dir, baud=args.vb_baud, latency_s=args.latency_ms / 1000,
                                         rx_buffer=args.rx_buffer, flash_model=args.flash_model,
-                                        heap_size=args.heap)
+                                        heap_size=args.heap or virtual.DEFAULT_HEAP)
     board = virtual.VirtualBoard(config)
     device = board.start()
     print(device, flush=True)

@@ -268,10 +268,7 @@ class BoardFS:
 
     def _put(self, temporary: str, wire: bytes, compressed: bool, size: int, progress: Progress | None,
              cancel: threading.Event | None) -> str:
-        link = self.board.link
-        repl = self.board.repl
-        repl.enter_raw()
-        repl.send_code(f"_mipy_fs.put({_literal(temporary)}, {len(wire)}, {compressed})\n", self.board.timeout)
+        link = self.board.start(f"_mipy_fs.put({_literal(temporary)}, {len(wire)}, {compressed})\n")
         timeout = self.board.timeout
         credits = 0
         sent = 0
@@ -280,7 +277,7 @@ class BoardFS:
             progress(0, size)
         try:
             while sent < len(wire) and not cancelled:
-                while credits == 0 or link.port.in_waiting:
+                while credits == 0 or link.in_waiting():
                     byte = link.read_exactly(1, timeout, "writing a file (waiting for the board)")
                     if byte == board_code.ACK:
                         credits += 1
@@ -301,7 +298,7 @@ class BoardFS:
                 if progress:
                     progress(min(size, sent * size // max(1, len(wire))), size)
         except (PortVanishedError, BoardTimeoutError):
-            repl.forget_state()
+            self.board.abandon()
             raise
         answer = link.read_until(END_OF_OUTPUT, max(timeout, len(wire) / 2000), "verifying the file on the board")
         stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
@@ -313,11 +310,11 @@ class BoardFS:
         return answer.replace(board_code.ACK, b"").decode().strip()
 
     def _raise_board_failure(self, path: str) -> None:
-        link = self.board.link
+        link = self.board.transport
         stderr = link.read_until(END_OF_OUTPUT, self.board.timeout, "reading error output")
         link.read_until(b">", self.board.timeout, "waiting for the raw prompt")
         # Our windows already in flight landed in the raw REPL's line buffer: start it afresh.
-        self.board.repl.forget_state()
+        self.board.abandon()
         error = self._translate(parse_traceback(stderr.decode("utf-8", "replace")), path)
         if isinstance(error, BoardNoSpace):
             raise BoardNoSpace(path, 0, self.df()[1]) from None
@@ -325,7 +322,7 @@ class BoardFS:
 
     def _discard(self, temporary: str) -> None:
         try:
-            self.board.repl.forget_state()
+            self.board.abandon()
             self._call(f"try:\n    _mipy_fs.os.remove({_literal(temporary)})\nexcept OSError:\n    pass\n")
         except (BoardError, MipyError) as error:
             log.info("could not remove %s now (%s); it goes at the next connect", temporary, error)
@@ -335,10 +332,7 @@ class BoardFS:
         path = normalise(path)
         if self.hash_kind is None:
             self._ensure_helpers()
-        link = self.board.link
-        repl = self.board.repl
-        repl.enter_raw()
-        repl.send_code(f"_mipy_fs.get({_literal(path)})\n", self.board.timeout)
+        link = self.board.start(f"_mipy_fs.get({_literal(path)})\n")
         timeout = self.board.timeout
         header = link.read_until(b"\n", timeout, "reading a file")
         if header.endswith(END_OF_OUTPUT) or END_OF_OUTPUT in header:
@@ -365,7 +359,7 @@ class BoardFS:
                 if progress:
                     progress(len(data), size)
         except (Cancelled, PortVanishedError, BoardTimeoutError):
-            repl.forget_state()
+            self.board.abandon()
             raise
         digest = link.read_until(END_OF_OUTPUT, timeout, "reading the file's hash").decode().strip()
         link.read_until(END_OF_OUTPUT, timeout, "reading error output")
