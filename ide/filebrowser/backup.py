@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -251,7 +252,7 @@ def _member(archive: zipfile.ZipFile, name: str, zip_path: Path) -> bytes:
         return archive.read(name)
     except KeyError:
         raise BackupCorrupt(str(zip_path), "listed in the manifest but missing", "/" + name) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:  # a CRC or deflate error
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError) as error:  # CRC, deflate
         raise BackupCorrupt(str(zip_path), f"damaged ({error})", "/" + name) from error
 
 
