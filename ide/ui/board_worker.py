@@ -111,6 +111,17 @@ def _remove_stray_temporaries(board: Board) -> None:
         log.info("removed %d temporary file(s) left by an interrupted transfer", removed)
 
 
+def _set_clock(board: Board):
+    """File times and logs on the board follow this computer's clock; a board without an RTC still connects.
+    Returns the :class:`~ide.board.clock.ClockResult`, None when the board refused."""
+    from ide.board.clock import set_board_clock
+    try:
+        return set_board_clock(board)
+    except BoardError as error:
+        log.warning("could not set the board's clock: %s", error)
+        return None
+
+
 class BoardWorker(QObject):
     """Owns the :class:`Board`; lives on the board thread. Call it only through :class:`BoardConnection`."""
 
@@ -142,12 +153,14 @@ class BoardWorker(QObject):
         super().__init__()
         self.board: Board | None = None
         self._timer: QTimer | None = None
+        self.clock_result = None  # what setting the clock at the last connect did (None: not set)
 
     @pyqtSlot(str, int, object)
     def open(self, port: str, baud: int, options: object) -> None:
         self.close_board(None)
         options = dict(options or {})
         rescue = options.pop("rescue", None)  # None: a plain connect; else move main.py aside (True) or not
+        set_clock = options.pop("set_clock", False)  # the board's RTC from this computer's clock (a setting)
         try:
             from ide.board.board import Board
             board = Board.open(port, baud=baud, timeout=10, interrupt=rescue is None, **options)
@@ -157,6 +170,7 @@ class BoardWorker(QObject):
                 moved = board.rescue(move_main_aside=bool(rescue))
                 note = (f"\r\n[rescued: main.py moved to {moved}]" if moved else "\r\n[rescued]").encode()
             _remove_stray_temporaries(board)
+            self.clock_result = _set_clock(board) if set_clock else None
             greeting = note + board.to_friendly_repl()
         except Exception as error:  # reported to the UI, which explains it
             self.sig_connect_failed.emit(port, error)

@@ -504,6 +504,7 @@ class MainWindow(QMainWindow):
             options["lines"] = LineSettings(dtr=dtr, rts=rts)
         if rescue is not None:
             options["rescue"] = rescue
+        options["set_clock"] = self.settings.set_clock_on_connect
         self.connection_label.setText(f"Connecting to {port}…")
         self.connect_action.setEnabled(False)
         self.connection.open(port, self.settings.default_baud, **options)

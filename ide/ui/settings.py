@@ -122,6 +122,15 @@ class Settings:
         self.q.setValue("board/upload_on_save", bool(value))
 
     @property
+    def set_clock_on_connect(self) -> bool:
+        """Set the board's clock from this computer's when connecting (as Thonny does; mpremote on `rtc --set`)."""
+        return self._get("board/set_clock", True, bool)
+
+    @set_clock_on_connect.setter
+    def set_clock_on_connect(self, value: bool) -> None:
+        self.q.setValue("board/set_clock", bool(value))
+
+    @property
     def compile_mpy(self) -> bool:
         """Compile to .mpy on upload (stored only for now)."""
         return self._get("board/compile_mpy", False, bool)
@@ -234,6 +243,8 @@ class SettingsDialog(QDialog):
         self.upload_on_save.setChecked(settings.upload_on_save)
         self.compile_mpy = QCheckBox("Compile to .mpy on upload")
         self.compile_mpy.setChecked(settings.compile_mpy)
+        self.set_clock = QCheckBox("Set the board's clock from this computer's when connecting")
+        self.set_clock.setChecked(settings.set_clock_on_connect)
         form.addRow("Editor font", self.font_family)
         form.addRow("Font size", self.font_size)
         form.addRow("Theme", self.theme)
@@ -245,6 +256,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.rts)
         form.addRow("", self.upload_on_save)
         form.addRow("", self.compile_mpy)
+        form.addRow("", self.set_clock)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -264,4 +276,5 @@ class SettingsDialog(QDialog):
             s.set_lines_for(self.port, self.dtr.isChecked(), self.rts.isChecked())
         s.upload_on_save = self.upload_on_save.isChecked()
         s.compile_mpy = self.compile_mpy.isChecked()
+        s.set_clock_on_connect = self.set_clock.isChecked()
         s.sync()
