@@ -144,6 +144,14 @@ class VirtualBoardUnavailable(VirtualBoardError):
     """This platform has no MicroPython unix port to run the virtual board on."""
 
 
+class VirtualBoardNotRunning(VirtualBoardError):
+    """No running virtual board answers for ``where`` (a board folder or a device path)."""
+
+    def __init__(self, where: str):
+        self.where = where
+        super().__init__(f"no virtual board is running for {where}")
+
+
 # --- board file system ---------------------------------------------------------------------------------------
 
 

@@ -116,6 +116,12 @@ def _virtual_unavailable(error: errors.VirtualBoardUnavailable) -> str:
     return f"The virtual board is not available here: {error.reason}"
 
 
+@explains(errors.VirtualBoardNotRunning)
+def _virtual_not_running(error: errors.VirtualBoardNotRunning) -> str:
+    return (f"No virtual board is running for {error.where}. Start one with 'mipy-studio virtual-board' (or "
+            "connect to the virtual board in the window), then try again.")
+
+
 @explains(errors.Cancelled)
 def _cancelled(error: errors.Cancelled) -> str:
     return f"{error.operation or 'The operation'} was cancelled."

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ide.cli.flasher_commands",
     "ide.cli.project_commands",
     "ide.cli.package_commands",
+    "ide.cli.pin_commands",
 )
 
 EXIT_ERROR = 2

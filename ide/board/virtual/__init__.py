@@ -287,6 +287,9 @@ class VirtualBoard:
         self._client_wake_read = -1
         self._client_wake_write = -1
         self._write_network_config()
+        # Pin states out, the user's inputs in, beside the serial line (the Board view, `mipy-studio pins`).
+        from ide.board.virtual.side_channel import SideChannel
+        self.side_channel = SideChannel(self.state_dir, self.root_dir, lambda: self.device_path)
 
     # --- life cycle ----------------------------------------------------------------------------------------
 
@@ -348,6 +351,7 @@ class VirtualBoard:
         self._control_read = self._control_write = -1
         self._client_wake_read = self._client_wake_write = -1
         self._client_write = None
+        self.side_channel.close()
         self._state_holder.cleanup()
 
     def __enter__(self) -> "VirtualBoard":
@@ -412,9 +416,8 @@ class VirtualBoard:
         self.device_path = os.ttyname(slave)
 
     def _write_network_config(self) -> None:
-        network = self.config.network or {"networks": [
-            {"ssid": "VirtualWiFi", "password": "micropython", "rssi": -48, "authmode": 3},
-            {"ssid": "Neighbours", "password": "not-yours", "rssi": -80, "authmode": 3}]}
+        from ide.board.virtual import wifi
+        network = self.config.network or wifi.network_config()
         (self.state_dir / "network.json").write_text(json.dumps(network))
         # A chip's unique id never changes: derive it from the board's folder so it survives restarts.
         unique_id = hashlib.sha256(str(self.root_dir.resolve()).encode()).hexdigest()[:12]

@@ -12,6 +12,7 @@ SHIMS = "/__vb_shims__"
 STATE = "/__vb_state__"
 
 _control = None  # set by the start-up code: a file opened for writing on the host's control channel
+BOOT_MS = time.ticks_ms()  # imported first thing at boot: the chip's "ms since boot" counts from here
 
 
 def state_path(name):

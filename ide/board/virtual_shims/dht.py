@@ -1,7 +1,9 @@
-# `dht` for the virtual board: DHT11/DHT22 readings from virtual.json {"dht": {"temperature": 21.5,
-# "humidity": 45.0}} or, if absent, plausible values drifting slowly (a room at about 22 C, 45 %).
+# `dht` for the virtual board: DHT11/DHT22 readings as the user set them (the Board view or `mipy-studio pins`,
+# over the side channel; without one, virtual.json {"dht": {"temperature": 21.5, "humidity": 45.0}}) or, if not
+# set, plausible values drifting slowly (a room at about 22 C, 45 %).
 import utime
 import _vb
+import _vbside
 
 
 class DHTBase:
@@ -10,7 +12,11 @@ class DHTBase:
         self._t = self._h = None
 
     def measure(self):
-        c = (_vb.read_config("virtual.json", {}) or {}).get("dht")
+        if _vbside.active:
+            _vbside.poll()
+            c = _vbside.dht and {"temperature": _vbside.dht[0], "humidity": _vbside.dht[1]}
+        else:
+            c = (_vb.read_config("virtual.json", {}) or {}).get("dht")
         if c:
             t, h = c.get("temperature", 22.0), c.get("humidity", 45.0)
         else:

@@ -56,8 +56,23 @@ def flash_erase(sector):
     flash_write(sector * 4096, b"\xff" * 4096)
 
 
-def osdebug(uart_or_none, level=LOG_ERROR):
-    pass
+# ESP-IDF's log level. MicroPython's ESP32 builds set CONFIG_LOG_DEFAULT_LEVEL_ERROR (ports/esp32/boards/
+# sdkconfig.base), so a chip prints no INFO lines (Wi-Fi events...) until esp.osdebug(0) asks for them.
+log_level = LOG_ERROR
+
+
+def osdebug(uart_or_none, level=LOG_INFO):
+    """As ports/esp32/modesp.c: None sets the level back to ERROR, else to `level` (default: the most the
+    firmware has, INFO with CONFIG_LOG_MAXIMUM_LEVEL_INFO)."""
+    global log_level
+    log_level = LOG_ERROR if uart_or_none is None else min(level, LOG_INFO)
+
+
+def idf_log(letter, level, tag, text):
+    # The ESP-IDF log line format: "I (1234) wifi: STA_START" (level letter, ms since boot, tag).
+    if level <= log_level:
+        import utime
+        print("%s (%d) %s: %s" % (letter, utime.ticks_diff(utime.ticks_ms(), _vb.BOOT_MS), tag, text))
 
 
 def sleep_type(t=None):

@@ -1,6 +1,8 @@
 # `machine` for the virtual board: the unix port's built-in module extended with the ESP32 peripherals.
 #
-# What the host can see and steer, all in the board's state folder (see _vb):
+# What the host sees and steers travels on the side channel (_vbside: a loopback socket, cheap on the heap) when
+# the host opened one, as the virtual board always does. Without one (plain `micropython` in a shim test), it goes
+# through the board's state folder (see _vb):
 #   virtual.json (host -> board): {"board": "esp32"|"esp8266", "print_pins": bool, "unique_id": "a1b2c3d4e5f6",
 #       "adc": {"34": 2048}, "i2c": [60], "spi": [], "freq": 160000000, "dht": {"temperature": 21.5, ...}}
 #   inputs.json  (host -> board): levels of input pins, {"0": 0}; polled while a Pin IRQ is registered
@@ -9,11 +11,13 @@
 from umachine import *  # noqa: F401,F403  (extends the built-in module: idle, mem8/16/32, Signal ...)
 import utime
 import _vb
+import _vbside
 import _vbtick
 
 _cfg = _vb.read_config("virtual.json", {}) or {}
 _ESP8266 = _cfg.get("board") == "esp8266"
 _print_pins = bool(_cfg.get("print_pins"))
+_side = _vbside.active
 
 # reset causes, with the numbering of the chip being imitated
 if _ESP8266:
@@ -29,7 +33,8 @@ _pins = {}  # pin id -> state dict, mirrored to pins.json
 def _record(pid, **state):
     st = _pins.setdefault(str(pid), {})
     st.update(state)
-    _vb.write_state("pins.json", _pins)
+    if not _side:
+        _vb.write_state("pins.json", _pins)
     if _print_pins:
         print("[pin %s] %s" % (pid, " ".join("%s=%s" % kv for kv in sorted(state.items()) if kv[0] != "mode_n")))
 
@@ -66,7 +71,7 @@ class Pin:
         st = _pins.get(str(id))
         self._mode = st["mode_n"] if st and "mode_n" in st else None
         self._pull = None
-        self._out = st.get("value", 0) if st else 0
+        self._out = (_vbside._levels.get(id, 0) if _side else st.get("value", 0)) if st else 0
         self.init(mode, pull, value=value)
 
     def init(self, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
@@ -83,19 +88,35 @@ class Pin:
         st = {"mode": self._MODES.get(self._mode, "-"), "mode_n": self._mode}
         if self._pull:
             st["pull"] = "UP" if self._pull == 2 else "DOWN"
-        if self._mode in (self.OUT, self.OPEN_DRAIN):
+        out = self._mode in (self.OUT, self.OPEN_DRAIN)
+        if out:
             st["value"] = self._out
         _record(self._id, **st)
+        if _side:
+            _vbside.mode(self._id, st["mode"], st.get("pull"), self._out if out else None)
 
     def value(self, x=None):
         if x is None:
-            if self._mode in (self.OUT, self.OPEN_DRAIN):
+            m = self._mode
+            if m == 3 or m == 7:  # OUT, OPEN_DRAIN (a tuple here would be built, on the heap, at every read)
                 return self._out
-            v = _input_level(self._id)
+            if _side:
+                _vbside.poll()
+                v = _vbside.inputs.get(self._id)
+            else:
+                v = _input_level(self._id)
             if v is None:
                 return 1 if self._pull == self.PULL_UP else 0
             return 1 if v else 0
         v = 1 if x else 0
+        if _side:
+            # The hot path of every blink loop: no dict, no string, nothing on the heap (see _vbside).
+            self._out = v
+            if self._mode == 3 or self._mode == 7:  # OUT, OPEN_DRAIN
+                _vbside.level(self._id, v)
+                if _print_pins:
+                    _record(self._id, value=v)
+            return
         if v != self._out or _pins.get(str(self._id), {}).get("value") != v:
             self._out = v
             if self._mode in (self.OUT, self.OPEN_DRAIN):
@@ -154,6 +175,8 @@ def _poll_irqs():
 def vb_input(pin, level):
     """Drive an input pin from inside the board (tests, simulations): like a button wired to it."""
     _inputs[str(pin._id if isinstance(pin, Pin) else pin)] = 1 if level else 0
+    if _side:
+        _vbside.inputs[pin._id if isinstance(pin, Pin) else pin] = 1 if level else 0
     global _inputs_read
     _inputs_read = utime.ticks_ms()  # keep this level until the host's inputs.json is read again
     if Pin._irqs:
@@ -173,6 +196,8 @@ class ADC:
         self._id = _pid(pin)
         self._atten = 3 if atten is None else atten
         _record(self._id, mode="ADC")
+        if _side:
+            _vbside.mode(self._id, "ADC")
 
     def init(self, *, atten=None):
         if atten is not None:
@@ -185,7 +210,11 @@ class ADC:
         pass
 
     def read_u16(self):
-        v = (_vb.read_config("virtual.json", {}) or {}).get("adc", {}).get(str(self._id))
+        if _side:
+            _vbside.poll()
+            v = _vbside.adc.get(self._id)
+        else:
+            v = (_vb.read_config("virtual.json", {}) or {}).get("adc", {}).get(str(self._id))
         if v is None:  # plausible: mid-scale with a slow drift and a little noise
             import math
             t = utime.ticks_ms() / 10000
@@ -221,6 +250,13 @@ class PWM:
         self._save()
 
     def _save(self):
+        if _side:
+            if self._on:
+                _vbside.pwm(self._id, self._duty, self._freq)
+            else:
+                _vbside.mode(self._id, "-")
+            if not _print_pins:
+                return
         if self._on:
             _record(self._id, mode="PWM", freq=self._freq, duty_u16=self._duty)
         else:

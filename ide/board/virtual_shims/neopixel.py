@@ -1,6 +1,8 @@
-# `neopixel` for the virtual board: the pixel buffer is recorded into the state file neopixel.json on write()
-# ({"<pin>": [[r, g, b], ...]}), which is what the LEDs would show; printed when virtual.json asks for pins.
+# `neopixel` for the virtual board: write() sends the pixel buffer to the host over the side channel (the Board
+# view draws the LEDs), or without one records it into the state file neopixel.json ({"<pin>": [[r, g, b], ...]});
+# printed when virtual.json asks for pins.
 import _vb
+import _vbside
 
 
 class NeoPixel:
@@ -30,6 +32,11 @@ class NeoPixel:
             self[i] = v
 
     def write(self):
+        if _vbside.active:
+            _vbside.pixels(getattr(self.pin, "_id", self.pin), self.buf, self.bpp)
+            import machine
+            if not machine._print_pins:
+                return
         pid = str(getattr(self.pin, "_id", self.pin))
         st = _vb.read_config("neopixel.json", {}) or {}
         st[pid] = [list(self[i]) for i in range(self.n)]

@@ -5,9 +5,17 @@
 #    "connect_delay_ms": 800}
 # connect() succeeds (after the delay, like a real association + DHCP) only with the right password; an open
 # network (authmode 0) takes any. The board's addresses are loopback ones, so the host reaches its servers.
-# The interface state goes to network_state.json for the host (passwords are never written there).
+# The interface state goes to network_state.json for the host (passwords are never written there), and the
+# side channel tells the host to look (the Board view shows it).
+#
+# What a chip prints: MicroPython's ESP32 event handler (ports/esp32/network_wlan.c) logs "STA_START",
+# "CONNECTED", "GOT_IP" and "STA_DISCONNECTED, reason:201:no AP found" / "reason:202:authentication failed"
+# with ESP_LOGI, which the firmware's default log level (ERROR) hides until esp.osdebug(0): so by default a
+# wrong network name or password prints nothing and shows only in status(), 201 (STAT_NO_AP_FOUND) or
+# 202 (STAT_WRONG_PASSWORD), as on the chip. The ESP8266 port has its own codes (STAT_NO_AP_FOUND = 3 ...).
 import utime
 import _vb
+import _vbside
 
 _ESP8266 = (_vb.read_config("virtual.json", {}) or {}).get("board") == "esp8266"
 
@@ -23,6 +31,15 @@ else:
     STAT_IDLE, STAT_CONNECTING, STAT_GOT_IP = 1000, 1001, 1010
     STAT_BEACON_TIMEOUT, STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD, STAT_ASSOC_FAIL = 200, 201, 202, 203
     STAT_HANDSHAKE_TIMEOUT, STAT_CONNECT_FAIL = 204, 203
+
+# The reason texts of ports/esp32/network_wlan.c's STA_DISCONNECTED log line.
+_REASONS = {200: "beacon timeout", 201: "no AP found", 202: "authentication failed"}
+
+
+def _log(tag, text):
+    import esp
+    esp.idf_log("I", esp.LOG_INFO, tag, text)
+
 
 STA_ADDR = ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
 AP_ADDR = ("127.0.4.1", "255.0.0.0", "127.0.4.1", "127.0.4.1")
@@ -100,6 +117,7 @@ class _WLAN:
         else:
             st["ap"] = {"active": self._active, "ssid": self._ap["essid"], "authmode": self._ap["authmode"]}
         _vb.write_state("network_state.json", st)
+        _vbside.nudge()
 
     def active(self, on=None):
         if on is None:
@@ -107,6 +125,8 @@ class _WLAN:
         on = bool(on)
         if on != self._active:
             self._active = on
+            if on and self._if == STA_IF:
+                _log("wifi", "STA_START")
             if not on:
                 self._status, self._ssid, self._due = STAT_IDLE, None, None
             self._publish()
@@ -160,6 +180,11 @@ class _WLAN:
         if self._due is not None and utime.ticks_diff(utime.ticks_ms(), self._due) >= 0:
             self._due = None
             self._status = self._ok
+            if self._ok == STAT_GOT_IP:
+                _log("network", "CONNECTED")
+                _log("network", "GOT_IP")
+            elif not _ESP8266:
+                _log("wifi", "STA_DISCONNECTED, reason:%d:%s" % (self._ok, _REASONS.get(self._ok, "")))
             self._publish()
         return self._status
 
