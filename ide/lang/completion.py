@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ide.lang.stubs import DEFAULT_PORT, PORTS, jedi_sys_path
+from ide.lang.stubs import DEFAULT_PORT, NOT_ON_PORT, PORTS, jedi_sys_path
 
 if TYPE_CHECKING:
     import jedi
@@ -98,7 +98,9 @@ def complete(
     """Completions at (``line``, ``column``) of ``source`` for a board of ``port`` ("esp32" or "esp8266")."""
     line, column = _clamp(source, line, column)
     result: list[Completion] = []
-    for c in _script(source, path, port).complete(line, column)[:MAX_COMPLETIONS]:
+    missing = NOT_ON_PORT.get(_normalise_port(port), frozenset())
+    proposals = [c for c in _script(source, path, port).complete(line, column) if c.full_name not in missing]
+    for c in proposals[:MAX_COMPLETIONS]:
         signature = ""
         if c.type in ("function", "class"):
             try:

@@ -26,6 +26,14 @@ from pathlib import Path
 
 PORTS: tuple[str, ...] = ("esp32", "esp8266")
 DEFAULT_PORT = "esp32"
+#: Names the stubs list (they follow the generic MicroPython documentation) that the port's firmware does not
+#: have: completion leaves them out. ``ADCWiPy`` is the WiPy's ADC; ``Pin.ALT``/``ALT_OPEN_DRAIN``/``ANALOG`` are
+#: pin modes "not all ports implement", and the ESP ports do not (their Pin has IN, OUT, OPEN_DRAIN).
+NOT_ON_PORT: dict[str, frozenset[str]] = {
+    "esp32": frozenset({"machine.ADCWiPy", "machine.Pin.ALT", "machine.Pin.ALT_OPEN_DRAIN", "machine.Pin.ANALOG"}),
+    "esp8266": frozenset({"machine.ADCWiPy", "machine.Pin.ALT", "machine.Pin.ALT_OPEN_DRAIN", "machine.Pin.ANALOG",
+                          "machine.SDCard", "machine.DAC", "machine.TouchPad", "machine.I2S"}),
+}
 ENV_STUBS_DIR = "MIPY_STUBS_DIR"
 _OVERLAY_MARKER = ".overlay-source"
 _lock = threading.Lock()

@@ -33,7 +33,8 @@ from PyQt6.QtWidgets import (
     QTreeWidgetItem,
     QWidget,
 )
-from PyQt6.Qsci import QsciLexerPython, QsciScintilla, QsciScintillaBase
+from PyQt6.Qsci import (QsciLexerHTML, QsciLexerJSON, QsciLexerMarkdown, QsciLexerPython, QsciScintilla,
+                         QsciScintillaBase)
 
 from ide.lang import completion as lang_completion
 from ide.lang.lint import Problem, Severity, lint
@@ -59,6 +60,56 @@ _NO_COMPLETE_STYLES = frozenset({
     QsciLexerPython.DoubleQuotedFString, QsciLexerPython.SingleQuotedFString,
     QsciLexerPython.TripleSingleQuotedFString, QsciLexerPython.TripleDoubleQuotedFString,
 })
+
+
+#: File kinds by suffix: Python gets lint and completion; the others only their own highlighting.
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
+_OTHER_LEXERS = {".md": QsciLexerMarkdown, ".markdown": QsciLexerMarkdown, ".json": QsciLexerJSON,
+                 ".html": QsciLexerHTML, ".htm": QsciLexerHTML}
+#: Bytes looked at to tell a binary file (.mpy, .bin, images) from text: a NUL byte means binary.
+BINARY_SNIFF_BYTES = 8192
+#: Keys that move inside the completion list: after one of them, Enter picks the entry; before, it is a newline.
+_LIST_NAVIGATION_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
+
+
+def is_python_path(path: str | os.PathLike | None) -> bool:
+    """Untitled files and .py/.pyi files are Python."""
+    return path is None or Path(path).suffix.lower() in PYTHON_SUFFIXES
+
+
+def looks_binary(data: bytes) -> bool:
+    """A NUL byte near the start, or bytes that are not UTF-8: not a text file the editor may rewrite."""
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a crash or a full disk
+    midway leaves the old file whole. Keeps the old file's permissions. Raises OSError."""
+    import tempfile
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(13, "the file is read-only", str(path))
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
 
 
 class Margin(enum.IntEnum):
@@ -116,7 +167,7 @@ def monospace_font(point_size: int = 11) -> QFont:
 @dataclass(frozen=True)
 class _Request:
     generation: int
-    kind: str  # "complete" | "signatures"
+    kind: str  # "complete" | "signatures" | "check" (attributes against the board's stubs)
     source: str
     line: int
     column: int
@@ -143,6 +194,9 @@ class _CompletionWorker(QObject):
             if request.kind == "complete":
                 result = lang_completion.complete(request.source, request.line, request.column, request.path,
                                                   request.port)
+            elif request.kind.startswith("check"):
+                from ide.lang.stub_check import attribute_problems
+                result = attribute_problems(request.source, request.path, request.port)
             else:
                 result = lang_completion.call_signatures(request.source, request.line, request.column,
                                                          request.path, request.port)
@@ -223,6 +277,10 @@ class CodeEditor(QsciScintilla):
         self._request_revision: dict[int, int] = {}
         self._palette = palette or theme_mod.LIGHT
         self._font = monospace_font()
+        self._binary = False
+        self._list_navigated = False
+        # Per editor: the service runs only the newest request of a kind, and every tab needs its own check.
+        self._check_kind = f"check:{id(self)}"
         #: The last results shown (for the main window's status bar, and for tests).
         self.last_completions: list[lang_completion.Completion] = []
         self.last_call_signatures: list[lang_completion.CallSignature] = []
@@ -232,13 +290,8 @@ class CodeEditor(QsciScintilla):
         # short file shows no horizontal scroll bar.
         self.SendScintilla(QsciScintilla.SCI_SETSCROLLWIDTH, 1)
         self.SendScintilla(QsciScintilla.SCI_SETSCROLLWIDTHTRACKING, 1)
-        self._lexer = QsciLexerPython(self)
-        self._lexer.setFoldComments(True)
-        self._lexer.setFoldQuotes(True)
-        # QScintilla only keeps the previous line's indent for Python ("maintain"); the extra level after ":"
-        # and the dedent after return/pass/... are added in _on_char_added.
-        self._lexer.setAutoIndentStyle(QsciScintilla.AiMaintain)
-        self.setLexer(self._lexer)
+        self._lexer = None
+        self._set_lexer_for(self._path)
         self.setEolMode(QsciScintilla.EolMode.EolUnix)
 
         # Indentation: 4 spaces, never tabs (mixing them is a TabError on the board as in CPython).
@@ -297,6 +350,51 @@ class CodeEditor(QsciScintilla):
             shortcut.activated.connect(slot)
         self.set_theme(self._palette)
 
+    def _set_lexer_for(self, path: str | None) -> None:
+        """Python's lexer for Python files, Markdown/JSON/HTML lexers for those, none for other text."""
+        suffix = Path(path).suffix.lower() if path else ".py"
+        if is_python_path(path):
+            kind = QsciLexerPython
+        else:
+            kind = _OTHER_LEXERS.get(suffix)
+        if kind is None:
+            self._lexer = None
+            self.setLexer(None)
+            return
+        if isinstance(self._lexer, kind):
+            return
+        self._lexer = kind(self)
+        if kind is QsciLexerPython:
+            self._lexer.setFoldComments(True)
+            self._lexer.setFoldQuotes(True)
+            # QScintilla only keeps the previous line's indent for Python ("maintain"); the extra level after
+            # ":" and the dedent after return/pass/... are added in _on_char_added.
+            self._lexer.setAutoIndentStyle(QsciScintilla.AiMaintain)
+        self.setLexer(self._lexer)
+        if hasattr(self, "_lint_timer"):  # a file saved under a new kind after construction
+            self.set_theme(self._palette)
+
+    @property
+    def is_python(self) -> bool:
+        """Whether the file is Python (lint, completion and Run apply)."""
+        return is_python_path(self._path)
+
+    @property
+    def is_binary(self) -> bool:
+        """A binary file shown read-only (saving it is refused: it would corrupt it)."""
+        return self._binary
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        key = event.key()
+        if self.completion_list_active():
+            if key in _LIST_NAVIGATION_KEYS:
+                self._list_navigated = True
+            elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self._list_navigated:
+                # The list popped up by itself while typing: Enter ends the line, as if it were not there
+                # ("import time" + Enter must not become "import timei").
+                self.SendScintilla(B.SCI_AUTOCCANCEL)
+        super().keyPressEvent(event)
+
     # --- properties ---
 
     @property
@@ -332,9 +430,15 @@ class CodeEditor(QsciScintilla):
     # --- files ---
 
     def load(self, path: str | os.PathLike) -> None:
-        """Read ``path`` (UTF-8) into the editor and mark it unmodified."""
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        """Read ``path`` (UTF-8) into the editor and mark it unmodified. A binary file is shown read-only."""
+        data = Path(path).read_bytes()
+        self._binary = looks_binary(data)
+        text = data.decode("utf-8", errors="replace")
+        if self._binary:
+            text = text.replace("\0", "\u2400")  # Scintilla would cut the text at a NUL; ␀ shows where it was
         self._path = str(Path(path).resolve())
+        self._set_lexer_for(self._path if not self._binary else "binary")
+        self.setReadOnly(self._binary)
         if "\r\n" in text:
             self.setEolMode(QsciScintilla.EolMode.EolWindows)
         self.setText(text)
@@ -346,9 +450,14 @@ class CodeEditor(QsciScintilla):
         target = Path(path).resolve() if path else (Path(self._path) if self._path else None)
         if target is None:
             raise ValueError("an untitled file needs a path to be saved")
-        target.write_bytes(self.text().encode("utf-8"))
+        if self._binary:
+            raise PermissionError(13, "it is a binary file, shown read-only (saving it would damage it)",
+                                  str(target))
+        write_atomically(target, self.text().encode("utf-8"))
         changed = str(target) != self._path
         self._path = str(target)
+        if changed:
+            self._set_lexer_for(self._path)
         self.setModified(False)
         if changed:
             self.sig_path_changed.emit(self._path)
@@ -478,7 +587,10 @@ class CodeEditor(QsciScintilla):
     def set_theme(self, palette: theme_mod.Palette) -> None:
         """Apply a :class:`ide.ui.theme.Palette` to text, margins, markers and squiggles."""
         self._palette = p = palette
-        theme_mod.style_lexer(self._lexer, p, self._font)
+        if self._lexer is not None:
+            theme_mod.style_lexer(self._lexer, p, self._font)
+        else:
+            self.setFont(self._font)
         c = QColor
         self.setPaper(c(p.editor_bg))
         self.setColor(c(p.editor_fg))
@@ -516,7 +628,12 @@ class CodeEditor(QsciScintilla):
     def run_lint(self) -> list[Problem]:
         """Lint now (normally called by the debounce timer); updates marks and emits sig_problems_changed."""
         self._lint_timer.stop()
-        self._problems = lint(self.text(), self.key)
+        self._problems = lint(self.text(), self.key) if self.is_python else []
+        if self.is_python and not any(p.code == "SyntaxError" for p in self._problems):
+            self._request(self._check_kind)  # attribute errors against the stubs follow from the jedi thread
+        return self._show_problems()
+
+    def _show_problems(self) -> list[Problem]:
         self.markerDeleteAll(Marker.LINT_ERROR)
         self.markerDeleteAll(Marker.LINT_WARNING)
         length = self.SendScintilla(B.SCI_GETLENGTH)
@@ -587,6 +704,8 @@ class CodeEditor(QsciScintilla):
         return self.SendScintilla(B.SCI_GETSTYLEAT, max(pos - 1, 0))
 
     def _on_char_added(self, char: int) -> None:
+        if not self.is_python:
+            return  # no Python indentation rules or completion in Markdown, JSON, HTML, text
         ch = chr(char) if 0 <= char < 0x110000 else ""
         if ch in "\r\n":
             self._python_indent_after_newline()
@@ -646,6 +765,13 @@ class CodeEditor(QsciScintilla):
             return  # another editor's request, or superseded by a newer one from this editor
         del self._pending[kind]
         revision = self._request_revision.pop(generation, None)
+        if kind == self._check_kind:
+            if revision == self._revision and isinstance(result, list) and result:
+                known = {(p.line, p.column) for p in self._problems}
+                self._problems = sorted(self._problems + [p for p in result if (p.line, p.column) not in known],
+                                        key=lambda p: (p.line, p.column))
+                self._show_problems()
+            return
         if revision != self._revision or isinstance(result, Exception) or not self.isVisible():
             return  # typed on since the request (stale: a newer one is coming), or the tab is hidden
         if kind == "complete":
@@ -655,6 +781,7 @@ class CodeEditor(QsciScintilla):
 
     def _show_completions(self, items: list[lang_completion.Completion]) -> None:
         self.last_completions = items
+        self._list_navigated = False
         if not items:
             return
         prefix = self._word_before_cursor()
@@ -793,11 +920,22 @@ class EditorTabs(QTabWidget):
         editor.run_lint()  # the problems list learns about the file at once, not after the first edit
         return editor
 
-    def _update_title(self, editor: CodeEditor) -> None:
-        index = self.indexOf(editor)
-        if index >= 0:
-            self.setTabText(index, editor.display_name + (" *" if editor.is_modified else ""))
-            self.setTabToolTip(index, editor.path or editor.display_name)
+    def _update_title(self, editor: CodeEditor | None = None) -> None:
+        """Every tab's title: the file name, with its folder when another tab has the same name
+        ("main.py — blink"), "*" when modified, "(read-only)" for binary files."""
+        editors = self.editors()
+        names: dict[str, int] = {}
+        for e in editors:
+            names[e.display_name] = names.get(e.display_name, 0) + 1
+        for e in editors:
+            index = self.indexOf(e)
+            title = e.display_name
+            if names[title] > 1 and e.path:
+                title += f" — {Path(e.path).parent.name}"
+            if e.is_binary:
+                title += " (read-only)"
+            self.setTabText(index, title + (" *" if e.is_modified else ""))
+            self.setTabToolTip(index, e.path or e.display_name)
 
     def tab_title(self, editor: CodeEditor) -> str:
         """The text of ``editor``'s tab."""
@@ -858,6 +996,7 @@ class EditorTabs(QTabWidget):
         key = editor.key
         self.removeTab(self.indexOf(editor))
         editor.deleteLater()
+        self._update_title()  # a name that was shared may be unique again
         self.sig_editor_closed.emit(key)
         return True
 

@@ -166,19 +166,37 @@ def apply_to_app(app: QApplication, p: Palette) -> None:
     app.setPalette(qpalette(p))
 
 
-def style_lexer(lexer: QsciLexerPython, p: Palette, font: QFont) -> None:
-    """Colour a Python lexer; every style gets the editor background, or unstyled text shows white blocks."""
+#: For lexers other than Python's (Markdown, JSON, HTML): the Python style whose colour a style takes, by a
+#: word in the style's description. The lexers' own colours assume a white page.
+_GENERIC_STYLE_WORDS = (("comment", _L.Comment), ("string", _L.DoubleQuotedString),
+                        ("number", _L.Number), ("keyword", _L.Keyword), ("tag", _L.Keyword),
+                        ("header", _L.Keyword), ("attribute", _L.ClassName), ("property", _L.ClassName),
+                        ("link", _L.FunctionMethodName), ("code", _L.Decorator), ("emphasis", _L.FunctionMethodName),
+                        ("operator", _L.Operator))
+
+
+def _python_style_for(lexer, style: int) -> int:
+    if isinstance(lexer, QsciLexerPython):
+        return style
+    description = lexer.description(style).lower()
+    return next((python for word, python in _GENERIC_STYLE_WORDS if word in description), _L.Default)
+
+
+def style_lexer(lexer, p: Palette, font: QFont) -> None:
+    """Colour a lexer (Python's by style; others by what their styles are called); every style gets the editor
+    background, or unstyled text shows white blocks."""
     lexer.setDefaultPaper(QColor(p.editor_bg))
     lexer.setDefaultColor(QColor(p.editor_fg))
     lexer.setDefaultFont(font)
     for style in range(128):
         if not lexer.description(style):
             continue
+        python_style = _python_style_for(lexer, style)
         lexer.setPaper(QColor(p.editor_bg), style)
-        lexer.setColor(QColor(p.syntax.get(style, p.editor_fg)), style)
+        lexer.setColor(QColor(p.syntax.get(python_style, p.editor_fg)), style)
         styled = QFont(font)
-        styled.setBold(style in p.syntax_bold)
-        styled.setItalic(style in (_L.Comment, _L.CommentBlock))
+        styled.setBold(python_style in p.syntax_bold)
+        styled.setItalic(python_style in (_L.Comment, _L.CommentBlock))
         lexer.setFont(styled, style)
 
 
