@@ -15,7 +15,7 @@ from ide import errors
 _EXPLAINERS: dict[type, Callable] = {}
 
 AREA_MESSAGE_MODULES = ("ide.filebrowser.messages", "ide.flasher.messages", "ide.project.messages",
-                        "ide.packages.messages", "ide.filebrowser.backup_messages")
+                        "ide.packages.messages", "ide.filebrowser.backup_messages", "ide.fleet.messages")
 
 
 def explains(error_class: type) -> Callable:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ide.cli.flasher_commands",
     "ide.cli.project_commands",
     "ide.cli.package_commands",
+    "ide.cli.fleet_commands",
     "ide.cli.pin_commands",
 )
 
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="DTR level while the port is open (default 0: no reset on the ESP auto-reset circuit)")
     parser.add_argument("--rts", type=int, choices=(0, 1), default=0,
                         help="RTS level while the port is open (default 0; some boards need 1)")
+    parser.add_argument("--all-boards", action="store_true",
+                        help="run flash/deploy/run-project/exec on every ESP board found (several --port: those)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(name)s: %(message)s")
     handler = getattr(args, "handler", None)
     try:
+        from ide.cli.fleet_commands import many_boards_handler  # several --port, or --all-boards
+        handler = many_boards_handler(parser, argv, args) or handler
         if handler is None:
             return open_gui(args)
         return handler(args)

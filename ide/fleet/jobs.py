@@ -1,0 +1,167 @@
+"""The jobs a many-board run can do: flash firmware, deploy a project, run it, exec a line.
+
+Each job opens its own board (one port per worker) and reports its phases and progress to its
+:class:`~ide.fleet.runner.BoardReport`. The row's chip and MAC come from esptool (flash) or from the board itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+from ide.board.board import Board
+from ide.board.serial_link import DEFAULT_LINES, LineSettings
+from ide.fleet.boards import open_board
+from ide.fleet.runner import BoardReport, JobOutcome
+from ide.project.project import Project
+
+# One exec: the chip's Wi-Fi MAC where the firmware has network (ESP32: the same bytes as machine.unique_id()),
+# else the unique id, which on an ESP8266 is the chip id rather than the MAC.
+_MAC_CODE = ("def _mipy_mac():\n"
+             "    try:\n"
+             "        import network\n"
+             "        m = network.WLAN(network.STA_IF).config('mac')\n"
+             "    except Exception:\n"
+             "        import machine\n"
+             "        m = machine.unique_id()\n"
+             "    print(':'.join('%02x' % b for b in m))\n"
+             "_mipy_mac()\n"
+             "del _mipy_mac\n")
+
+
+def identify(board: Board) -> tuple[str, str]:
+    """(chip, MAC) of a board at its prompt, in two short execs."""
+    info = board.info()
+    chip = info.platform + (" (virtual)" if info.virtual else "")
+    mac = board.exec(_MAC_CODE).decode("ascii", "replace").strip()
+    return chip, mac
+
+
+def _size(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f} MB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KB"
+
+
+@dataclasses.dataclass
+class BoardOptions:
+    """How each board's REPL is opened (the command line's --baud, --timeout, --dtr/--rts)."""
+
+    baud: int = 115200
+    timeout: float = 10.0
+    lines: LineSettings = DEFAULT_LINES
+
+
+class FlashJob:
+    """Write a MicroPython firmware image (esptool through :mod:`ide.flasher.flash`)."""
+
+    name = "flash"
+
+    def __init__(self, firmware: Path | bytes, chip: str | None = None, erase: bool = False,
+                 baud: int | None = None):
+        # Read once: every worker writes the same bytes, and a file changed midway would flash two versions.
+        self.image = firmware if isinstance(firmware, bytes) else Path(firmware).read_bytes()
+        self.chip = chip
+        self.erase = erase
+        self.baud = baud
+
+    def run(self, port: str, report: BoardReport) -> JobOutcome:
+        from ide.flasher import flash
+        extra = {"baud": self.baud} if self.baud else {}
+        result = flash.flash_firmware(port, self.image, chip=self.chip, erase=self.erase, progress=report.progress,
+                                      stage=report.phase, cancel=report.cancel, **extra)
+        return JobOutcome(result.chip.chip.display_name, result.chip.mac or "",
+                          f"wrote {_size(result.size)} at 0x{result.offset:x}")
+
+
+class _BuildGate:
+    """Builds of one project must not overlap: they share its build/ folder. The lock is held from the
+    "building" phase until the next phase begins (uploads to the boards run in parallel again)."""
+
+    _locks: dict[Path, threading.Lock] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, project: Project, report: BoardReport):
+        with self._guard:
+            self.lock = self._locks.setdefault(project.build_dir.resolve(), threading.Lock())
+        self.report = report
+        self.held = False
+
+    def on_phase(self, name: str) -> None:
+        if name == "building" and not self.held:
+            self.lock.acquire()
+            self.held = True
+        elif name != "building" and self.held:
+            self.lock.release()
+            self.held = False
+        self.report.phase(name)
+
+    def close(self) -> None:
+        if self.held:
+            self.lock.release()
+            self.held = False
+
+
+class DeployJob:
+    """Build and upload what changed (``run=True``: then restart, leaving main.py running; its first
+    ``follow_s`` seconds of output are kept for the row)."""
+
+    def __init__(self, project: Project, run: bool = False, follow_s: float = 0.0,
+                 options: BoardOptions | None = None):
+        self.project = project
+        self.run_after = run
+        self.follow_s = follow_s
+        self.options = options or BoardOptions()
+        self.name = "run-project" if run else "deploy"
+
+    def run(self, port: str, report: BoardReport) -> JobOutcome:
+        from ide.project.run_project import deploy, run_project
+        report.phase("connecting")
+        o = self.options
+        with open_board(port, o.baud, o.timeout, o.lines) as board:
+            chip, mac = identify(board)
+            report.chip, report.mac = chip, mac
+            gate = _BuildGate(self.project, report)
+            output = bytearray()
+            try:
+                if self.run_after:
+                    done = run_project(board, self.project, output.extend, report.progress, report.cancel,
+                                       gate.on_phase)
+                else:
+                    done = deploy(board, self.project, report.progress, report.cancel, gate.on_phase)
+            finally:
+                gate.close()
+            if self.run_after and self.follow_s > 0:
+                report.phase("running")
+                deadline = time.monotonic() + self.follow_s
+                while time.monotonic() < deadline and not (report.cancel and report.cancel.is_set()):
+                    output += board.terminal_read(0.05)
+            elif not self.run_after:
+                board.to_friendly_repl()
+        s = done.sync
+        summary = f"uploaded {len(s.uploaded)} ({_size(s.bytes_sent)}), {s.unchanged} unchanged"
+        if s.removed:
+            summary += f", removed {len(s.removed)}"
+        return JobOutcome(chip, mac, summary, bytes(output))
+
+
+class ExecJob:
+    """Run a line of Python on each board and keep what it printed."""
+
+    name = "exec"
+
+    def __init__(self, code: str, options: BoardOptions | None = None, timeout: float | None = None):
+        self.code = code
+        self.options = options or BoardOptions()
+        self.timeout = timeout
+
+    def run(self, port: str, report: BoardReport) -> JobOutcome:
+        report.phase("connecting")
+        o = self.options
+        with open_board(port, o.baud, o.timeout, o.lines) as board:
+            chip, mac = identify(board)
+            report.chip, report.mac = chip, mac
+            report.phase("running")
+            output = board.exec(self.code, timeout=self.timeout)
+        text = output.decode("utf-8", "replace").strip()
+        return JobOutcome(chip, mac, text.splitlines()[0][:60] if text else "done", output)
