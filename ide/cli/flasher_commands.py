@@ -1,4 +1,4 @@
-"""Firmware commands: flash, chip-info, backup, erase-fs, esp-sim. Progress bars go to stderr."""
+"""Firmware commands: flash, chip-info, backup, restore, erase-fs, esp-sim. Progress bars go to stderr."""
 
 from __future__ import annotations
 
@@ -11,19 +11,43 @@ from ide.cli import require_port
 from ide.cli.progress import ProgressBar
 
 
+def _offset(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from ide.errors import UsageError
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise UsageError("offset", f"{text!r} is not a number (write it like 0x10000)") from None
+
+
 def _flash(args: argparse.Namespace) -> int:
     from ide.flasher.flash import flash_firmware
     port = require_port(args)
     result = flash_firmware(port, Path(args.firmware), chip=args.chip, erase=args.erase, baud=args.flash_baud,
+                            offset=_offset(args.offset), keep_files=args.keep_files,
+                            stay_in_bootloader=args.stay_in_bootloader, only_changes=not args.write_all,
                             progress=ProgressBar("Writing"))
-    print(f"Wrote {result.size} bytes to {result.chip.chip.display_name} at 0x{result.offset:x} "
-          f"in {result.seconds:.1f} s (md5 {result.md5}); board reset.")
+    name = result.chip.chip.display_name
+    if result.unchanged:
+        what = f"The {name} already held this firmware at 0x{result.offset:x}: nothing written"
+    elif result.sectors_written < result.sectors_total:
+        what = (f"Wrote the {result.sectors_written} changed of {result.sectors_total} sectors to the {name} at "
+                f"0x{result.offset:x}")
+    else:
+        what = f"Wrote {result.size} bytes to the {name} at 0x{result.offset:x}"
+    after = "board left in its bootloader" if args.stay_in_bootloader else "board reset"
+    print(f"{what} in {result.seconds:.1f} s (md5 {result.md5}); {after}.")
+    if result.fell_back_from:
+        print(f"The line failed at {result.fell_back_from} baud; the write finished at {result.baud} baud.")
+    if result.files_kept:
+        print("The file system was saved first and written back: your files are kept.")
     return 0
 
 
 def _chip_info(args: argparse.Namespace) -> int:
     from ide.flasher.flash import detect
-    details = detect(require_port(args))
+    details = detect(require_port(args), stay_in_bootloader=args.stay_in_bootloader)
     rows = [
         ("Chip", details.chip.display_name),
         ("Model", details.description),
@@ -40,15 +64,27 @@ def _chip_info(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from ide.flasher.flash import backup_flash
-    path = backup_flash(require_port(args), Path(args.file), baud=args.flash_baud, progress=ProgressBar("Reading"))
-    print(f"Saved the flash to {path} ({path.stat().st_size} bytes).")
+    from ide.flasher.flash import backup_flash, sidecar_path
+    info = backup_flash(require_port(args), Path(args.file), baud=args.flash_baud, progress=ProgressBar("Reading"),
+                        stay_in_bootloader=args.stay_in_bootloader)
+    held = f", MicroPython {info.micropython}" if info.micropython else ""
+    print(f"Saved the whole flash ({info.flash_size} bytes, {info.chip}{held}) to {info.path}, described in "
+          f"{sidecar_path(info.path)}.")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from ide.flasher.flash import restore_backup
+    result = restore_backup(require_port(args), Path(args.file), baud=args.flash_baud, other_board=args.other_board,
+                            progress=ProgressBar("Writing"), stay_in_bootloader=args.stay_in_bootloader)
+    print(f"Restored {args.file} onto the {result.chip.chip.display_name}: {result.sectors_written} of "
+          f"{result.sectors_total} sectors differed and were written, in {result.seconds:.1f} s.")
     return 0
 
 
 def _erase_fs(args: argparse.Namespace) -> int:
     from ide.flasher.flash import erase_filesystem
-    offset, size = erase_filesystem(require_port(args))
+    offset, size = erase_filesystem(require_port(args), stay_in_bootloader=args.stay_in_bootloader)
     print(f"Erased the file system: {size} bytes at 0x{offset:x}.")
     return 0
 
@@ -59,7 +95,7 @@ def _esp_sim(args: argparse.Namespace) -> int:
     size = args.flash_size * 1024 * 1024
     if args.flash:
         blank_flash_file(Path(args.flash), size)
-    simulator = EspSimulator(chip=args.chip, flash_path=args.flash, flash_size=size)
+    simulator = EspSimulator(chip=args.chip, flash_path=args.flash, flash_size=size, paced=not args.unpaced)
     boot = None
     if not args.no_micropython:
         from ide.board.virtual import unavailable_reason
@@ -101,12 +137,22 @@ def add_commands(subparsers) -> None:
     from ide.flasher.esp_sim.chips import SIM_CHIPS
     from ide.flasher.flash import DEFAULT_FLASH_BAUD
 
+    def bootloader_option(parser) -> None:
+        parser.add_argument("--stay-in-bootloader", action="store_true",
+                            help="leave the board in its download mode afterwards (default: reset it to run)")
+
     flash = subparsers.add_parser("flash", help="write MicroPython firmware to the board on --port")
-    flash.add_argument("firmware", help="firmware .bin file (written at the chip's offset)")
+    flash.add_argument("firmware", help="firmware .bin file (a full firmware goes at the chip's bootloader offset)")
     flash.add_argument("--chip", default="auto", choices=["auto", *CHIPS], help="expected chip (default: auto)")
     flash.add_argument("--erase", action="store_true", help="erase the whole flash first (files are lost)")
+    flash.add_argument("--keep-files", action="store_true",
+                       help="save the file system partition first and write it back afterwards")
+    flash.add_argument("--offset", help="where an application image alone goes (its partition, e.g. 0x10000)")
+    flash.add_argument("--write-all", action="store_true",
+                       help="write every sector, even when the board already holds the same firmware")
     flash.add_argument("--baud", dest="flash_baud", type=int, default=DEFAULT_FLASH_BAUD,
                        help=f"transfer speed (default {DEFAULT_FLASH_BAUD}; falls back to 115200)")
+    bootloader_option(flash)
     flash.set_defaults(handler=_flash)
 
     firmware = subparsers.add_parser("firmware-list", help="the official MicroPython builds per chip")
@@ -115,14 +161,25 @@ def add_commands(subparsers) -> None:
     firmware.set_defaults(handler=_firmware_list)
 
     info = subparsers.add_parser("chip-info", help="show the chip, flash size and MAC of the board on --port")
+    bootloader_option(info)
     info.set_defaults(handler=_chip_info)
 
-    backup = subparsers.add_parser("backup", help="save the board's whole flash to a file")
+    backup = subparsers.add_parser("backup", help="save the board's whole flash to a file (and FILE.json)")
     backup.add_argument("file")
     backup.add_argument("--baud", dest="flash_baud", type=int, default=DEFAULT_FLASH_BAUD)
+    bootloader_option(backup)
     backup.set_defaults(handler=_backup)
 
+    restore = subparsers.add_parser("restore", help="write a backup back onto the board it came from")
+    restore.add_argument("file")
+    restore.add_argument("--baud", dest="flash_baud", type=int, default=DEFAULT_FLASH_BAUD)
+    restore.add_argument("--other-board", action="store_true",
+                         help="allow a board with another MAC (same chip and flash size), e.g. to clone a board")
+    bootloader_option(restore)
+    restore.set_defaults(handler=_restore)
+
     erase_fs = subparsers.add_parser("erase-fs", help="erase only the board's file system (keeps MicroPython)")
+    bootloader_option(erase_fs)
     erase_fs.set_defaults(handler=_erase_fs)
 
     sim = subparsers.add_parser("esp-sim", help="run a simulated ESP chip on a pseudo-terminal")
@@ -131,6 +188,8 @@ def add_commands(subparsers) -> None:
     sim.add_argument("--flash-size", type=int, default=4, help="flash size in MB (default 4)")
     sim.add_argument("--files", help="folder for the booted MicroPython's files (default: FLASH.files next to "
                                      "--flash, else a temporary folder)")
+    sim.add_argument("--unpaced", action="store_true",
+                     help="move bytes as fast as the pty can (default: at the baud rate the host set)")
     sim.add_argument("--no-micropython", action="store_true",
                      help="do not boot flashed MicroPython images into the virtual board's REPL")
     sim.set_defaults(handler=_esp_sim)

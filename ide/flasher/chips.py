@@ -1,38 +1,71 @@
-"""What the flasher needs to know about each ESP chip, as data.
+"""The chips the flasher offers, as esptool defines them.
 
-One :class:`ChipInfo` per chip in :data:`CHIPS`. The MicroPython image offset comes from here and never from the
-user: ESP32 and ESP32-S2 keep their second-stage bootloader at 0x1000 (the first 4 KB is reserved for the ROM's
-flash encryption/secure boot data), every later chip and the ESP8266 start the image at 0x0. Tools that hard-code
-0x1000 (Mu does) leave C3/S3 boards unbootable.
+Everything about a chip (its name, where its bootloader starts, the chip id in its image headers, its ROM's
+detection values) comes from esptool's target classes (``esptool.targets.CHIP_DEFS``); this module only chooses
+which of them to offer: the chips MicroPython publishes firmware for, each with the generic board id on
+micropython.org/download. A MicroPython ``firmware.bin`` for the ESP32 family is a merged file that starts with
+the second-stage bootloader, so it is written at the chip's bootloader offset: 0x1000 on the ESP32 and ESP32-S2
+(the ROM reserves the first 4 KB), 0x2000 on the ESP32-C5 and ESP32-P4, 0x0 on the ESP8266 and the others. Tools
+that hard-code 0x1000 (Mu does) leave C3/S3 boards unbootable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from esptool.targets import CHIP_DEFS
+
+# esptool's --chip value -> MicroPython's generic board id for that chip (micropython.org/download/<id>/).
+MICROPYTHON_BOARDS = {
+    "esp8266": "ESP8266_GENERIC",
+    "esp32": "ESP32_GENERIC",
+    "esp32s2": "ESP32_GENERIC_S2",
+    "esp32s3": "ESP32_GENERIC_S3",
+    "esp32c2": "ESP32_GENERIC_C2",
+    "esp32c3": "ESP32_GENERIC_C3",
+    "esp32c5": "ESP32_GENERIC_C5",
+    "esp32c6": "ESP32_GENERIC_C6",
+    "esp32p4": "ESP32_GENERIC_P4",
+}
+
 
 @dataclass(frozen=True)
 class ChipInfo:
-    key: str                    # our name and esptool's --chip value ("esp32", "esp32c3")
+    key: str                    # esptool's --chip value ("esp32c3")
     display_name: str           # esptool's CHIP_NAME ("ESP32-C3")
-    micropython_offset: int     # where a MicroPython firmware .bin is written
-    image_chip_id: int | None   # chip id in the image extended header; None: ESP8266 images have no such header
-    magic_value: int | None     # ROM register 0x40001000; None for chips identified by GET_SECURITY_INFO
-    security_chip_id: int | None  # chip id reported by GET_SECURITY_INFO on chips that support it
-    uses_usb_serial_jtag: bool  # the chip has a built-in USB-Serial/JTAG that may be the port
+    micropython_offset: int     # esptool's BOOTLOADER_FLASH_OFFSET: where a merged firmware .bin starts
+    image_chip_id: int | None   # esptool's IMAGE_CHIP_ID; None on the ESP8266, whose images carry no chip id
+    micropython_board: str      # "ESP32_GENERIC_C3"
+
+    @property
+    def target(self):
+        """esptool's ROM class for this chip (``esptool.targets.CHIP_DEFS[key]``)."""
+        return CHIP_DEFS[self.key]
+
+    @property
+    def has_partition_table(self) -> bool:
+        """ESP-IDF chips boot through a bootloader and a partition table; the ESP8266 port has neither."""
+        return self.image_chip_id is not None
 
 
-CHIPS: dict[str, ChipInfo] = {chip.key: chip for chip in (
-    ChipInfo("esp8266", "ESP8266", 0x0, None, 0xFFF0C101, None, False),
-    ChipInfo("esp32", "ESP32", 0x1000, 0, 0x00F01D83, None, False),
-    ChipInfo("esp32s2", "ESP32-S2", 0x1000, 2, 0x000007C6, None, False),
-    ChipInfo("esp32c3", "ESP32-C3", 0x0, 5, None, 5, True),
-    ChipInfo("esp32s3", "ESP32-S3", 0x0, 9, None, 9, True),
-    ChipInfo("esp32c6", "ESP32-C6", 0x0, 13, None, 13, True),
-)}
+def _chip(key: str) -> ChipInfo:
+    target = CHIP_DEFS[key]
+    image_chip_id = None if key == "esp8266" else target.IMAGE_CHIP_ID
+    return ChipInfo(key, target.CHIP_NAME, target.BOOTLOADER_FLASH_OFFSET, image_chip_id, MICROPYTHON_BOARDS[key])
+
+
+CHIPS: dict[str, ChipInfo] = {key: _chip(key) for key in MICROPYTHON_BOARDS if key in CHIP_DEFS}
 
 BY_DISPLAY_NAME = {chip.display_name: chip for chip in CHIPS.values()}
 BY_IMAGE_CHIP_ID = {chip.image_chip_id: chip for chip in CHIPS.values() if chip.image_chip_id is not None}
+
+
+def image_chip_name(chip_id: int) -> str:
+    """The chip an ESP-IDF image with this chip id is for ("ESP32-H2"), from every chip esptool knows."""
+    for key, target in CHIP_DEFS.items():
+        if key != "esp8266" and target.IMAGE_CHIP_ID == chip_id:
+            return target.CHIP_NAME
+    return f"an unknown chip (id {chip_id})"
 
 
 def chip_by_key(key: str) -> ChipInfo:
@@ -41,3 +74,8 @@ def chip_by_key(key: str) -> ChipInfo:
         return CHIPS[key.lower().replace("-", "")]
     except KeyError:
         raise UsageError("chip", f"unknown chip {key!r}; known: {', '.join(CHIPS)}") from None
+
+
+def chip_for_esptool_name(chip_name: str) -> ChipInfo | None:
+    """Our entry for what esptool detected (its CHIP_NAME), None for a chip MicroPython has no firmware for."""
+    return BY_DISPLAY_NAME.get(chip_name)

@@ -47,13 +47,96 @@ class ImageTooLarge(ImageRejected):
 
 
 class TruncatedImage(ImageRejected):
-    """The file ends before the image it describes: ``expected_size`` bytes needed, ``actual_size`` present."""
+    """The file ends before the image it describes: ``expected_size`` bytes needed (None when the header is cut
+    too short to tell), ``actual_size`` present; ``what`` names the image inside the file that is cut."""
 
-    def __init__(self, expected_size: int, actual_size: int, path: str | None = None):
+    def __init__(self, expected_size: int | None, actual_size: int, path: str | None = None,
+                 what: str = "firmware image"):
         self.expected_size = expected_size
         self.actual_size = actual_size
         self.path = path
-        super().__init__(f"image truncated: needs {expected_size} bytes, file has {actual_size}")
+        self.what = what
+        needs = f"needs {expected_size} bytes, " if expected_size is not None else ""
+        super().__init__(f"{what} truncated: {needs}file has {actual_size}")
+
+
+class DamagedImage(ImageRejected):
+    """An image inside the file fails its own integrity check: ``check`` is "checksum" or "SHA-256", ``stored`` is
+    what the image says, ``computed`` what its bytes give; ``what`` names the image ("application ...")."""
+
+    def __init__(self, path: str | None, what: str, check: str, stored: str, computed: str):
+        self.path = path
+        self.what = what
+        self.check = check
+        self.stored = stored
+        self.computed = computed
+        super().__init__(f"{what}: {check} is {stored}, the data gives {computed}")
+
+
+class ImageRevisionMismatch(ImageRejected):
+    """The image needs a chip revision between ``min_revision`` and ``max_revision`` (major * 100 + minor; None:
+    no bound) and the board's ``chip`` is revision ``chip_revision``."""
+
+    def __init__(self, path: str | None, chip: str, chip_revision: int, min_revision: int | None,
+                 max_revision: int | None):
+        self.path = path
+        self.chip = chip
+        self.chip_revision = chip_revision
+        self.min_revision = min_revision
+        self.max_revision = max_revision
+        super().__init__(f"image needs revision {min_revision}..{max_revision}, {chip} is {chip_revision}")
+
+
+class ApplicationAtBootloaderOffset(ImageRejected):
+    """The file is an application image alone (no bootloader, no partition table); written at the chip's
+    ``bootloader_offset`` it would replace the bootloader."""
+
+    def __init__(self, path: str | None, chip: str, bootloader_offset: int):
+        self.path = path
+        self.chip = chip
+        self.bootloader_offset = bootloader_offset
+        super().__init__(f"application image at the {chip} bootloader offset 0x{bootloader_offset:x}")
+
+
+class MergedImageAtAppOffset(ImageRejected):
+    """The file starts with a bootloader (a full firmware) but was to be written at ``offset``, not at the chip's
+    ``bootloader_offset``."""
+
+    def __init__(self, path: str | None, chip: str, offset: int, bootloader_offset: int):
+        self.path = path
+        self.chip = chip
+        self.offset = offset
+        self.bootloader_offset = bootloader_offset
+        super().__init__(f"full firmware image at 0x{offset:x}; it belongs at 0x{bootloader_offset:x}")
+
+
+class BackupMismatch(FlasherError):
+    """A backup cannot go back onto this board: ``field`` ("chip", "flash size" or "MAC") is ``expected`` in the
+    backup's sidecar and ``actual`` on the board. ``path`` is the backup file."""
+
+    def __init__(self, path: str, field: str, expected: str, actual: str):
+        self.path = path
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{path}: backup {field} {expected}, board {actual}")
+
+
+class BackupUnreadable(FlasherError):
+    """The backup file or its sidecar (``path``) is missing or malformed (``detail``)."""
+
+    def __init__(self, path: str, detail: str):
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{path}: {detail}")
+
+
+class ChipNotSupported(FlasherError):
+    """esptool found ``chip`` (its name), for which MicroPython publishes no firmware."""
+
+    def __init__(self, chip: str):
+        self.chip = chip
+        super().__init__(f"{chip} has no MicroPython firmware")
 
 
 # --- talking to the chip -------------------------------------------------------------------------------------

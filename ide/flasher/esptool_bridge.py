@@ -1,8 +1,12 @@
 """esptool's output, routed into our logging and progress callbacks.
 
-esptool v5 writes through one replaceable logger (``esptool.logger.log.set_logger``); nothing it says reaches
-stdout while :func:`esptool_output` is active. Its progress bars arrive as ``progress_bar(done, total)`` and go
-to the caller's ``progress(done, total)``.
+esptool v5 writes through one replaceable logger (``esptool.logger.log.set_logger``, its public hook); nothing it
+says reaches stdout while :func:`esptool_output` is active. Its progress bars arrive as ``progress_bar(done,
+total)`` and go to the caller's ``progress(done, total)``.
+
+One line escapes: esptool binds its "Chip was NOT reset" warning (a port without DTR/RTS, such as the simulated
+chip's pty) to its console logger when it is imported, and prints it once per process. A real USB-serial bridge
+never triggers it, and nothing public reroutes it, so it is left alone.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from typing import Callable, Iterator
 
 from esp_pylib.logger import EspLog
 from esptool.logger import TemplateLogger, log as esptool_log
-from esptool.reset import ResetStrategy
 
 Progress = Callable[[int, int], None]
 
@@ -22,6 +25,9 @@ logger = logging.getLogger("ide.flasher.esptool")
 
 # esptool keeps one global logger; operations that install ours must not interleave.
 _install_lock = threading.RLock()
+# esptool's own logger offers set_logger; once ours is installed, esptool's log proxy forwards to ours, which does
+# not, so the method is taken while esptool's logger is still the one installed.
+_set_esptool_logger = esptool_log.set_logger
 
 
 class CallbackLogger(TemplateLogger):
@@ -62,13 +68,8 @@ def esptool_output(progress: Progress | None = None) -> Iterator[CallbackLogger]
     with _install_lock:
         previous = EspLog.instance
         callback_logger = CallbackLogger(progress)
-        esptool_log.set_logger(callback_logger)
-        # The "Chip was NOT reset" warning is bound to esptool's console logger when esptool is imported, so
-        # set_logger does not reach it; a pty or RFC2217 port without modem lines triggers it on every connect.
-        previous_reset_warning = ResetStrategy.print_once
-        ResetStrategy.print_once = staticmethod(lambda message, *_args, **_kwargs: logger.info("%s", message))
+        _set_esptool_logger(callback_logger)
         try:
             yield callback_logger
         finally:
-            ResetStrategy.print_once = previous_reset_warning
-            EspLog.instance = previous
+            _set_esptool_logger(previous)

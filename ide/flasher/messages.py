@@ -17,28 +17,91 @@ def _not_in_boot_mode(error: errors.ChipNotInBootMode) -> str:
             "no buttons, check the USB cable carries data and that no serial monitor holds the port.")
 
 
+def _file(path: str | None) -> str:
+    return f"'{path}'" if path else "The firmware file"
+
+
 @explains(errors.NotAnEspImage)
 def _not_an_image(error: errors.NotAnEspImage) -> str:
-    name = f"{error.path} is" if error.path else "This file is"
-    return (f"{name} not an ESP firmware image. Download the '.bin' file for your board from "
-            "micropython.org/download (not the .elf, .uf2 or .zip).")
+    return (f"{_file(error.path)} is not an ESP firmware image (it does not start with one). You probably want the "
+            "'.bin' file for your board from micropython.org/download, not the .elf, .uf2, .hex or .zip.")
 
 
 @explains(errors.ImageChipMismatch)
 def _wrong_chip(error: errors.ImageChipMismatch) -> str:
-    return (f"This firmware is built for {error.image_chip}, but your board has an {error.detected_chip}. "
-            f"Download the MicroPython firmware for {error.detected_chip} instead.")
+    return (f"{_file(error.path)} is built for {error.image_chip}, but your board has an {error.detected_chip}; "
+            f"it would not start. Download the MicroPython firmware for {error.detected_chip} instead.")
 
 
 @explains(errors.ImageTooLarge)
 def _too_large(error: errors.ImageTooLarge) -> str:
-    return (f"The firmware ({_size(error.image_size)}) does not fit in this board's {_size(error.flash_size)} "
-            "flash. Choose the firmware variant for boards with less flash.")
+    return (f"{_file(error.path)} ({_size(error.image_size)}, written at 0x{error.offset:x}) does not fit in this "
+            f"board's {_size(error.flash_size)} flash. Choose the firmware variant for boards with less flash "
+            "(for an ESP8266 with 1 MB, the FLASH_1M build).")
 
 
 @explains(errors.TruncatedImage)
 def _truncated(error: errors.TruncatedImage) -> str:
-    return ("The firmware file is incomplete (the download was probably interrupted). Download it again.")
+    size = f" (it has {error.actual_size:,} bytes, the image needs {error.expected_size:,})" \
+        if error.expected_size else f" (it has {error.actual_size:,} bytes)"
+    return (f"{_file(error.path)} is incomplete: its {error.what} is cut short{size}; the download was probably "
+            "interrupted. Download it again.")
+
+
+@explains(errors.DamagedImage)
+def _damaged(error: errors.DamagedImage) -> str:
+    return (f"{_file(error.path)} is damaged: the {error.check} of its {error.what} does not match its contents, "
+            "so the board would refuse to start it. Download the file again (or rebuild it); if you changed the "
+            "file yourself, rebuild it rather than editing the .bin.")
+
+
+@explains(errors.ImageRevisionMismatch)
+def _revision(error: errors.ImageRevisionMismatch) -> str:
+    def revision(value: int) -> str:
+        return f"v{value // 100}.{value % 100}"
+    if error.min_revision is not None and error.max_revision is not None:
+        needs = f"revisions {revision(error.min_revision)} to {revision(error.max_revision)}"
+    elif error.min_revision is not None:
+        needs = f"revision {revision(error.min_revision)} or newer"
+    else:
+        needs = f"revision {revision(error.max_revision)} or older"
+    return (f"{_file(error.path)} is built for {error.chip} {needs}, but your chip is revision "
+            f"{revision(error.chip_revision)}; it would not start. Download the generic MicroPython build for "
+            f"{error.chip} from micropython.org/download, which runs on every revision.")
+
+
+@explains(errors.ApplicationAtBootloaderOffset)
+def _application_only(error: errors.ApplicationAtBootloaderOffset) -> str:
+    return (f"{_file(error.path)} is the application only, without the bootloader and partition table: written at "
+            f"0x{error.bootloader_offset:x} it would replace the {error.chip}'s bootloader and the board would no "
+            "longer start. MicroPython's download page offers the full .bin for this board (the one named like "
+            "ESP32_GENERIC-20241129-v1.24.1.bin, not micropython.bin or an .app-bin): use that one.")
+
+
+@explains(errors.MergedImageAtAppOffset)
+def _merged_at_app(error: errors.MergedImageAtAppOffset) -> str:
+    return (f"{_file(error.path)} is a full firmware (it starts with a bootloader), so it belongs at "
+            f"0x{error.bootloader_offset:x} on the {error.chip}, not at 0x{error.offset:x}. Flash it without "
+            "choosing an address; MiPy Studio puts it at the right place.")
+
+
+@explains(errors.BackupMismatch)
+def _backup_mismatch(error: errors.BackupMismatch) -> str:
+    return (f"The backup '{error.path}' was taken from a board whose {error.field} is {error.expected}, but this "
+            f"board's is {error.actual}. Restoring it here could leave the board unable to start; connect the board "
+            "the backup came from, or flash MicroPython instead.")
+
+
+@explains(errors.BackupUnreadable)
+def _backup_unreadable(error: errors.BackupUnreadable) -> str:
+    return (f"The backup '{error.path}' cannot be restored: {error.detail}. A backup is the .bin file that "
+            "'backup' wrote together with its .json description; keep both side by side.")
+
+
+@explains(errors.ChipNotSupported)
+def _chip_not_supported(error: errors.ChipNotSupported) -> str:
+    return (f"The board is an {error.chip}, for which MicroPython publishes no firmware, so MiPy Studio cannot "
+            "install it. esptool can still be used directly for this chip.")
 
 
 @explains(errors.FlashWriteFailed)

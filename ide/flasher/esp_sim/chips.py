@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable
 
+from esptool.targets import CHIP_DEFS
+
 from ide.flasher.chips import CHIPS, ChipInfo
 
 CHIP_DETECT_MAGIC_REG = 0x40001000
@@ -65,6 +67,7 @@ class SimChip:
     mac_base: int
     static_registers: dict[int, int] = field(default_factory=dict)
     rom_supports_security_info: bool = False
+    short_security_info: bool = False      # the ESP32-S2 ROM's 12-byte form, without a chip id
     rom_has_spi_attach: bool = True         # the ESP8266 ROM attaches the flash inside FLASH_BEGIN
     rom_has_md5: bool = True
     rom_has_read_flash_slow: bool = False   # READ_FLASH_SLOW: 64 bytes per command, ESP32 ROM only
@@ -95,44 +98,69 @@ _ESP32_STATIC = {
 
 _ESP8266_STATIC = {CHIP_DETECT_MAGIC_REG: 0xFFF0C101}
 
+
+def _spi_of(key: str) -> SpiController:
+    """The flash controller's register layout, as esptool's target class for the chip addresses it."""
+    target = CHIP_DEFS[key]
+    return SpiController(target.SPI_REG_BASE, target.SPI_USR_OFFS, target.SPI_USR1_OFFS, target.SPI_USR2_OFFS,
+                         target.SPI_MOSI_DLEN_OFFS, target.SPI_MISO_DLEN_OFFS, target.SPI_W0_OFFS)
+
+
+def _newer_chip(key: str, mac: bytes, boot_line: bytes, static: dict[int, int] | None = None,
+                short_security_info: bool = False, magic: int | None = None) -> SimChip:
+    """A chip from the ESP32-S2 on: ROM status of 4 bytes, GET_SECURITY_INFO, 40 MHz UART clock, MAC in eFuse
+    block 1, register addresses from esptool's target class."""
+    target = CHIP_DEFS[key]
+    registers = dict(static or {})
+    if magic is not None:
+        registers[CHIP_DETECT_MAGIC_REG] = magic
+    return SimChip(
+        info=CHIPS[key], rom_status_length=4, uart_clkdiv_reg=target.UART_CLKDIV_REG, uart_clock_hz=40_000_000,
+        spi=_spi_of(key), mac_layout=_mac_block1, mac_base=target.MAC_EFUSE_REG, static_registers=registers,
+        rom_supports_security_info=True, short_security_info=short_security_info, default_mac=mac,
+        rom_boot_line=boot_line,
+    )
+
+
 SIM_CHIPS: dict[str, SimChip] = {chip.key: chip for chip in (
     SimChip(
-        info=CHIPS["esp32"], rom_status_length=4, uart_clkdiv_reg=0x3FF40014, uart_clock_hz=40_000_000,
-        spi=SpiController(0x3FF42000, 0x1C, 0x20, 0x24, 0x28, 0x2C, 0x80),
+        info=CHIPS["esp32"], rom_status_length=4, uart_clkdiv_reg=CHIP_DEFS["esp32"].UART_CLKDIV_REG,
+        uart_clock_hz=40_000_000, spi=_spi_of("esp32"),
         mac_layout=_mac_esp32, mac_base=_ESP32_EFUSE, static_registers=_ESP32_STATIC,
         rom_has_read_flash_slow=True,
         rom_boot_line=b"ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
     ),
     SimChip(
-        info=CHIPS["esp8266"], rom_status_length=2, uart_clkdiv_reg=0x60000014, uart_clock_hz=52_000_000,
-        spi=SpiController(0x60000200, 0x1C, 0x20, 0x24, None, None, 0x40),
+        info=CHIPS["esp8266"], rom_status_length=2, uart_clkdiv_reg=CHIP_DEFS["esp8266"].UART_CLKDIV_REG,
+        uart_clock_hz=52_000_000, spi=_spi_of("esp8266"),
         mac_layout=_mac_esp8266, mac_base=0x3FF00050, static_registers=_ESP8266_STATIC,
         rom_has_spi_attach=False, rom_has_md5=False, default_mac=b"\x5c\xcf\x7f\x12\x34\x56",
         rom_boot_line=b"\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n\r\n",
     ),
-    SimChip(
-        info=CHIPS["esp32c3"], rom_status_length=4, uart_clkdiv_reg=0x60000014, uart_clock_hz=40_000_000,
-        spi=SpiController(0x60002000, 0x18, 0x1C, 0x20, 0x24, 0x28, 0x58),
-        mac_layout=_mac_block1, mac_base=0x60008800 + 0x44,
-        # BLOCK1 word 3 bits 18..20: minor revision 4 (v0.4)
-        static_registers={0x60008800 + 0x44 + 12: 4 << 18},
-        rom_supports_security_info=True, default_mac=b"\x34\x85\x18\x12\x34\x56",
-        rom_boot_line=b"ESP-ROM:esp32c3-api1-20210207\r\nrst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
-    ),
-    SimChip(
-        info=CHIPS["esp32s3"], rom_status_length=4, uart_clkdiv_reg=0x60000014, uart_clock_hz=40_000_000,
-        spi=SpiController(0x60002000, 0x18, 0x1C, 0x20, 0x24, 0x28, 0x58),
-        mac_layout=_mac_block1, mac_base=0x60007000 + 0x44,
-        static_registers={},
-        rom_supports_security_info=True, default_mac=b"\xf4\x12\xfa\x12\x34\x56",
-        rom_boot_line=b"ESP-ROM:esp32s3-20210327\r\nrst:0x1 (POWERON),boot:0x8 (SPI_FAST_FLASH_BOOT)\r\n",
-    ),
+    # The ESP32-S2 ROM answers GET_SECURITY_INFO without a chip id: esptool then reads its magic value.
+    _newer_chip("esp32s2", b"\x7c\xdf\xa1\x12\x34\x56",
+                b"ESP-ROM:esp32s2-rc4-20191025\r\nrst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0/1))\r\n",
+                short_security_info=True, magic=CHIP_DEFS["esp32s2"].MAGIC_VALUE),
+    # BLOCK1 word 3 bits 18..20: minor revision 4 (v0.4)
+    _newer_chip("esp32c3", b"\x34\x85\x18\x12\x34\x56",
+                b"ESP-ROM:esp32c3-api1-20210207\r\nrst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
+                static={CHIP_DEFS["esp32c3"].MAC_EFUSE_REG + 12: 4 << 18}),
+    _newer_chip("esp32s3", b"\xf4\x12\xfa\x12\x34\x56",
+                b"ESP-ROM:esp32s3-20210327\r\nrst:0x1 (POWERON),boot:0x8 (SPI_FAST_FLASH_BOOT)\r\n"),
+    _newer_chip("esp32c6", b"\x40\x4c\xca\x12\x34\x56",
+                b"ESP-ROM:esp32c6-20220919\r\nrst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n"),
+    _newer_chip("esp32c2", b"\x08\x3a\x8d\x12\x34\x56",
+                b"ESP-ROM:esp8684-api2-20220127\r\nrst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n"),
+    _newer_chip("esp32c5", b"\x3c\xdc\x75\x12\x34\x56",
+                b"ESP-ROM:esp32c5-eco2-20250121\r\nrst:0x1 (POWERON),boot:0x18 (SPI_FAST_FLASH_BOOT)\r\n"),
 )}
 
 
 def security_info_reply(chip: SimChip) -> bytes:
-    """GET_SECURITY_INFO payload: flags, flash_crypt_cnt, 7 key purposes, chip id, ECO/API version."""
-    return struct.pack("<IB7BII", 0, 0, *([0] * 7), chip.info.security_chip_id or 0, 0)
+    """GET_SECURITY_INFO payload: flags, flash_crypt_cnt, 7 key purposes, then (not on the ESP32-S2) the chip id
+    and the ECO/API version."""
+    head = struct.pack("<IB7B", 0, 0, *([0] * 7))
+    return head if chip.short_security_info else head + struct.pack("<II", chip.info.image_chip_id or 0, 0)
 
 
 def sim_chip(key: str) -> SimChip:

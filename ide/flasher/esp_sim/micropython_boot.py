@@ -24,10 +24,9 @@ never waits for its bridge here: the session is detached at once and the board s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 import shutil
-import struct
 import tempfile
 import threading
 from pathlib import Path
@@ -36,20 +35,15 @@ from ide.board.virtual import ESP32_BANNER, VirtualBoard, VirtualBoardConfig
 from ide.flasher.chips import CHIPS, ChipInfo
 from ide.flasher.errors import NoFileSystemRegion
 from ide.flasher.flash import find_filesystem_region
-from ide.flasher.images import PARTITION_TABLE_ADDRESS, build_test_image
+from ide.flasher.images import (PARTITION_TABLE_ADDRESS, PARTITION_TABLE_LENGTH, build_merged_test_firmware,
+                                build_test_image, micropython_version_in)
 
 log = logging.getLogger(__name__)
 
-MICROPYTHON_BANNER = re.compile(rb"MicroPython v(\d+\.\d+(?:\.\d+)?)")
 # Programmed at the start of the file system region on first boot ("formatted"); any non-blank content would do.
 FORMATTED_MARKER = b"MIPY-SIM-VFS\x00\x01"
-PARTITION_TABLE_LENGTH = 0xC00
-
-
-def micropython_version_in(image: bytes) -> str | None:
-    """The MicroPython release an image announces in its banner string ("1.24.1"), None if it is not MicroPython."""
-    match = MICROPYTHON_BANNER.search(image)
-    return match.group(1).decode("ascii") if match else None
+# The virtual board reports the release the flashed image carries (banner and os.uname()) when it can be told.
+_BOARD_TAKES_VERSION = any(f.name == "firmware_version" for f in dataclasses.fields(VirtualBoardConfig))
 
 
 class _Session:
@@ -115,7 +109,12 @@ class MicroPythonBoot:
             return None
         self._prepare_file_system()
         self.boots += 1
-        config = VirtualBoardConfig(**{**self.config.__dict__, "root_dir": self.files_dir})
+        overrides = {"root_dir": self.files_dir}
+        if _BOARD_TAKES_VERSION:
+            overrides["firmware_version"] = version
+        else:
+            log.info("the virtual board cannot be told the firmware version; it reports its own release")
+        config = dataclasses.replace(self.config, **overrides)
         self._session = _Session(VirtualBoard(config), self.simulator, self._session_closed)
         log.info("MicroPython %s booted on the simulated %s", version, self.simulator.chip.info.display_name)
         return self._session
@@ -159,24 +158,19 @@ class MicroPythonBoot:
 
 
 def build_micropython_test_firmware(chip_key: str = "esp32", app_size: int = 60_000,
-                                    version: str | None = None, fs_size: int = 0x200000) -> bytes:
+                                    version: str | None = None, fs_size: int = 0x200000,
+                                    compressible: float = 0.0) -> bytes:
     """A file laid out like an official MicroPython ``firmware.bin`` for ``chip_key``, which the simulated chip
-    boots into the virtual board: on the ESP32 family the second-stage bootloader at the chip's offset, the
-    partition table at 0x8000 (nvs, factory app at 0x10000, a FAT "vfs" file system from 2 MB) and the app at
-    0x10000 carrying the MicroPython banner (``version``, default the virtual board's release); on the ESP8266 one image. Segment data is random (no real code)."""
+    boots into the virtual board: on the ESP32 family the second-stage bootloader at the chip's bootloader offset,
+    the partition table at 0x8000 (nvs, factory app at 0x10000, a FAT "vfs" file system from 2 MB) and the app at
+    0x10000 carrying the MicroPython banner (``version``, default the virtual board's release); on the ESP8266 one
+    image. Segment data is random (no real code); ``compressible`` makes that fraction of it repetitive."""
     chip = CHIPS[chip_key]
     # By default the banner names the release the virtual board reports, so what was "flashed" is what answers.
     version = version or micropython_version_in(ESP32_BANNER)
     banner = f"MicroPython v{version} on 2024-11-29; Generic {chip.display_name} module with {chip.display_name}"
-    if chip.image_chip_id is None:
-        return build_test_image(chip, app_size, seed=21, text=banner.encode())
-    start = chip.micropython_offset
-    image = bytearray(build_test_image(chip, 3000, seed=11))
-    image += b"\xff" * (PARTITION_TABLE_ADDRESS - start - len(image))
-    entries = [(0x01, 0x02, 0x9000, 0x6000, b"nvs"), (0x00, 0x00, 0x10000, 0x1F0000, b"factory"),
-               (0x01, 0x81, 0x200000, fs_size, b"vfs")]
-    for ptype, subtype, offset, size, label in entries:
-        image += struct.pack("<2sBBII16sI", b"\xaa\x50", ptype, subtype, offset, size, label.ljust(16, b"\0"), 0)
-    image += b"\xff" * (0x10000 - start - len(image))
-    image += build_test_image(chip, app_size, seed=12, entry=0x400D0000, text=banner.encode())
-    return bytes(image)
+    if not chip.has_partition_table:
+        return build_test_image(chip, app_size, seed=21, text=banner.encode(), compressible=compressible)
+    app = build_test_image(chip, app_size, seed=12, entry=0x400D0000, text=banner.encode(), application=True,
+                           compressible=compressible)
+    return build_merged_test_firmware(chip, app, fs_size=fs_size)

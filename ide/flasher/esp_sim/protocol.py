@@ -127,10 +127,14 @@ def known_stubs(chip_key: str) -> list[StubImage]:
     stubs = []
     stub_dir = resources.files("esptool") / "targets" / "stub_flasher"
     for version in ("1", "2"):
-        path = stub_dir / version / f"{chip_key}.json"
-        if path.is_file():
-            stub = json.loads(path.read_text())
-            stubs.append(StubImage(stub["entry"], stub["text_start"], base64.b64decode(stub["text"])))
+        folder = stub_dir / version
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            # "esp32p4.json" and "esp32p4-rev1.json": esptool picks by chip revision.
+            if path.name == f"{chip_key}.json" or path.name.startswith(f"{chip_key}-"):
+                stub = json.loads(path.read_text())
+                stubs.append(StubImage(stub["entry"], stub["text_start"], base64.b64decode(stub["text"])))
     return stubs
 
 
@@ -164,6 +168,10 @@ class Faults:
 
     drop_replies: int = 0                 # swallow the next N reply frames (a frame lost on the line)
     flash_write_error_at: int | None = None  # programming at or beyond this flash address fails
+    garble_above_baud: int | None = None  # a USB bridge that cannot keep up: above this baud it garbles frames...
+    garble_after_bytes: int = 0           # ...once this many bytes have crossed at such a rate
+    bytes_above_baud: int = 0             # bytes seen at a rate above garble_above_baud so far
+    garbled_frames: int = 0               # how many host reads it damaged (tests watch it)
 
 
 @dataclass

@@ -91,8 +91,15 @@ class EspSimulator:
     """A simulated ESP chip on a pseudo-terminal. ``start()`` returns the device path for esptool or pyserial."""
 
     def __init__(self, chip: str = "esp32", flash_path: Path | str | None = None, flash_size: int = 4 * MB,
-                 mac: bytes | None = None, on_boot_firmware: Callable[[bytes], AppInput | None] | None = None):
+                 mac: bytes | None = None, on_boot_firmware: Callable[[bytes], AppInput | None] | None = None,
+                 paced: bool = False):
         self.chip: SimChip = sim_chip(chip)
+        # A real UART moves 10 bits per byte (start, 8 data, stop) at the baud both ends agreed on; a pty moves
+        # megabytes a second. Paced, the simulator takes that long for every byte in either direction, at the
+        # rate the host set (esptool's CHANGE_BAUDRATE included), as the virtual board's wire model does.
+        self.paced = paced
+        self._line_in_free_at = 0.0
+        self._line_out_free_at = 0.0
         self.flash = NorFlash(flash_size, Path(flash_path) if flash_path else None)
         self.mac = mac or self.chip.default_mac
         self.on_boot_firmware = on_boot_firmware
@@ -162,10 +169,20 @@ class EspSimulator:
         with self._lock:
             self.faults.flash_write_error_at = from_address
 
+    def garble_above(self, baud: int, after_bytes: int = 0) -> None:
+        """A USB-serial bridge that cannot do more than ``baud``: once ``after_bytes`` bytes have crossed at a
+        higher rate, every read of the host's bytes has one byte damaged (frames keep their delimiters, so the chip
+        sees bad checksums and lengths and says so, as a real one would). At ``baud`` or below all is well."""
+        with self._lock:
+            self.faults.garble_above_baud = baud
+            self.faults.garble_after_bytes = after_bytes
+            self.faults.bytes_above_baud = 0
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.drop_replies = 0
             self.faults.flash_write_error_at = None
+            self.faults.garble_above_baud = None
             self.in_boot_mode = True
 
     def set_lines(self, dtr: bool, rts: bool) -> None:
@@ -255,7 +272,44 @@ class EspSimulator:
 
     # --- the line ---------------------------------------------------------------------------------------------
 
+    def _byte_time(self) -> float:
+        return 10.0 / self._link.host_baud() if self.paced else 0.0
+
+    def _pace(self, free_at: float, count: int) -> float:
+        """Wait while ``count`` bytes cross the line after those already on it; returns when the line is free."""
+        byte_time = self._byte_time()
+        if not byte_time:
+            return 0.0
+        free_at = max(time.monotonic(), free_at) + count * byte_time
+        delay = free_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return free_at
+
+    def _garble(self, data: bytes) -> bytes:
+        faults = self.faults
+        if faults.garble_above_baud is None or self._link.host_baud() <= faults.garble_above_baud:
+            return data
+        faults.bytes_above_baud += len(data)
+        if faults.bytes_above_baud <= faults.garble_after_bytes or len(data) < 16:
+            return data
+        damaged = bytearray(data)
+        for position in range(len(damaged) // 2, len(damaged)):
+            if damaged[position] not in (slip.END, slip.ESC) and damaged[position] ^ 0x5A not in (slip.END, slip.ESC):
+                damaged[position] ^= 0x5A
+                faults.garbled_frames += 1
+                break
+        return bytes(damaged)
+
     def _write(self, data: bytes) -> None:
+        if self.paced:
+            for start in range(0, len(data), 256):
+                self._line_out_free_at = self._pace(self._line_out_free_at, len(data[start:start + 256]))
+                self._write_now(data[start:start + 256])
+            return
+        self._write_now(data)
+
+    def _write_now(self, data: bytes) -> None:
         view = memoryview(data)
         while view and not self._stop.is_set():
             try:
@@ -303,8 +357,10 @@ class EspSimulator:
                 time.sleep(POLL_INTERVAL_S)
                 continue
             if data:
+                if self.paced:
+                    self._line_in_free_at = self._pace(self._line_in_free_at, len(data))
                 with self._lock:
-                    self._on_bytes(data)
+                    self._on_bytes(self._garble(data))
 
     def _on_host_opened(self) -> None:
         with self._lock:
