@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 from serial.tools import list_ports
 
@@ -74,9 +78,99 @@ def describe(port) -> PortInfo:
         likelihood = bridge.likelihood
     else:
         product = port.product or (port.description if port.description not in (None, "n/a") else "")
-        text = f"{product} on {port.device}" if product else port.device
+        # Windows names a port "USB Serial Device (COM5)": the COM name follows in our own words.
+        product = _COM_SUFFIX.sub("", product) if product else product
+        text = f"{product} on {port.device}" if product and product != port.device else port.device
         likelihood = 1 if port.vid is not None else 0
     return PortInfo(port.device, text, likelihood, port.vid, port.pid, port.serial_number)
+
+
+_COM_SUFFIX = re.compile(r"\s*\(COM\d+\)$")
+
+
+def prefer_callout_devices(found: list, platform: str = sys.platform) -> list:
+    """macOS lists a USB serial port as /dev/cu.X and /dev/tty.X; opening tty.X waits for carrier detect, which
+    a board never asserts. Keep cu.X and drop its tty. twin."""
+    if platform != "darwin":
+        return found
+    devices = {port.device for port in found}
+    return [port for port in found
+            if not (port.device.startswith("/dev/tty.") and "/dev/cu." + port.device[9:] in devices)]
+
+
+# Where the driver for each USB-serial vendor is (Windows installs most by itself, through Windows Update).
+DRIVER_PAGES = {
+    0x10C4: "https://www.silabs.com/developers/usb-to-uart-bridge-vcp-drivers",
+    0x1A86: "https://www.wch-ic.com/downloads/CH341SER_EXE.html",
+    0x0403: "https://ftdichip.com/drivers/vcp-drivers/",
+    0x067B: "https://www.prolific.com.tw/US/ShowProduct.aspx?p_id=225&pcid=41",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardWithoutPort:
+    """A USB-serial bridge of an ESP board that is plugged in but has no serial port: its driver is missing."""
+
+    vid: int
+    pid: int
+    chip: str
+    driver_page: str
+
+
+_PNPUTIL_ID = re.compile(r"USB\\VID_([0-9A-Fa-f]{4})&PID_([0-9A-Fa-f]{4})")
+_IOREG_ID = re.compile(r'"id(Vendor|Product)" = (\d+)')
+
+
+def parse_pnputil(text: str) -> list[tuple[int, int]]:
+    """USB ids in the output of Windows' ``pnputil /enum-devices /connected`` ("Instance ID: USB\\VID_..")."""
+    return sorted({(int(v, 16), int(p, 16)) for v, p in _PNPUTIL_ID.findall(text)})
+
+
+def parse_ioreg(text: str) -> list[tuple[int, int]]:
+    """USB ids in the output of macOS' ``ioreg -p IOUSB -l -w 0`` (idVendor then idProduct per device)."""
+    ids, vendor = set(), None
+    for kind, number in _IOREG_ID.findall(text):
+        if kind == "Vendor":
+            vendor = int(number)
+        elif vendor is not None:
+            ids.add((vendor, int(number)))
+            vendor = None
+    return sorted(ids)
+
+
+def usb_device_ids(platform: str = sys.platform) -> list[tuple[int, int]]:
+    """(vid, pid) of every USB device plugged in, whatever its driver; [] where the OS does not say."""
+    try:
+        if platform == "win32":
+            text = subprocess.run(["pnputil", "/enum-devices", "/connected"], capture_output=True, text=True,
+                                  timeout=10, errors="replace").stdout
+            return parse_pnputil(text)
+        if platform == "darwin":
+            text = subprocess.run(["ioreg", "-p", "IOUSB", "-l", "-w", "0"], capture_output=True, text=True,
+                                  timeout=10, errors="replace").stdout
+            return parse_ioreg(text)
+        ids = set()
+        for device in Path("/sys/bus/usb/devices").glob("*"):
+            try:
+                ids.add((int((device / "idVendor").read_text(), 16), int((device / "idProduct").read_text(), 16)))
+            except (OSError, ValueError):
+                continue
+        return sorted(ids)
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
+def boards_without_port(found: list[PortInfo], usb_ids: list[tuple[int, int]]) -> list[BoardWithoutPort]:
+    """ESP USB-serial bridges plugged in (``usb_ids``) that no serial port in ``found`` belongs to: on Windows
+    this is the CP210x/CH340 board whose driver is not installed."""
+    with_port = {(port.vid, port.pid) for port in found if port.vid is not None}
+    missing = []
+    for vid, pid in usb_ids:
+        bridge = USB_BRIDGES.get((vid, pid))
+        if bridge is None or (vid, pid) in with_port or vid not in DRIVER_PAGES:
+            continue
+        missing.append(BoardWithoutPort(vid, pid, bridge.chip, DRIVER_PAGES[vid]))
+    return missing
 
 
 def virtual_unavailable_reason() -> str | None:
@@ -102,7 +196,7 @@ def virtual_port_info() -> PortInfo:
 
 def list_board_ports(include_unlikely: bool = True) -> list[PortInfo]:
     """Serial ports, likely ESP boards first, then the virtual board, which is always listed."""
-    found = [describe(port) for port in list_ports.comports()]
+    found = [describe(port) for port in prefer_callout_devices(list_ports.comports())]
     if not include_unlikely:
         found = [port for port in found if port.likelihood > 0]
     found.sort(key=lambda port: (-port.likelihood, port.device))

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -122,6 +123,12 @@ def translate_open_error(device: str, error: BaseException) -> PortError:
                                      f"{winerror}): unplug the board and plug it in again")
         return PortError(device, f"Windows error {winerror}")
     code = getattr(error, "errno", None)
+    cause = error.__cause__ or error.__context__
+    if code is None and isinstance(cause, OSError):
+        # pyserial's socket:// and rfc2217:// re-raise the socket's error as text; the original is the context.
+        if isinstance(cause, (ConnectionRefusedError, socket.gaierror)):
+            return PortNotFoundError(device, "nothing answers at that address")
+        code = cause.errno
     if code in PERMISSION_ERRNOS:
         return PortPermissionError(device, user=getpass.getuser(), group=_device_group(device),
                                    brltty_installed=shutil.which("brltty") is not None)
@@ -137,13 +144,13 @@ def translate_open_error(device: str, error: BaseException) -> PortError:
     return PortError(device, str(error))
 
 
-def preferred_device(device: str, platform: str = sys.platform) -> str:
+def preferred_device(device: str, platform: str = sys.platform, exists=os.path.exists) -> str:
     """The device to open for ``device``. On macOS each USB serial port appears twice: ``/dev/tty.X`` waits for
     carrier detect on open (a board never asserts it, so the open hangs) and ``/dev/cu.X`` ("call-up") does not;
     a ``tty.`` name is opened as its ``cu.`` twin when that exists."""
     if platform == "darwin" and device.startswith("/dev/tty."):
         twin = "/dev/cu." + device[len("/dev/tty."):]
-        if os.path.exists(twin):
+        if exists(twin):
             log.info("opening %s instead of %s (tty.* waits for carrier on macOS)", twin, device)
             return twin
     return device

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ide.board.serial_link import DEFAULT_LINES, LineSettings
 from ide.board.transport_serial import SerialTransport
+from ide.errors import VirtualBoardUnavailable
 
 # The port name that means "start a virtual board" (kept equal to ide.board.virtual.VIRTUAL_PORT_NAME).
 VIRTUAL_PORT_NAME = "virtual"
@@ -25,6 +26,11 @@ class VirtualBoardTransport(SerialTransport):
         return True  # pulse_reset is the RESET button
 
     def open(self) -> "VirtualBoardTransport":
+        from ide.board.ports import virtual_unavailable_reason
+
+        reason = virtual_unavailable_reason()
+        if reason:
+            raise VirtualBoardUnavailable(reason)
         from ide.board.virtual import VirtualBoard
 
         self.virtual_board = VirtualBoard(self.config)

@@ -56,11 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
+            module.add_commands(subparsers)
         except ModuleNotFoundError as missing:
             if missing.name != module_name:
-                raise
-            continue
-        module.add_commands(subparsers)
+                from ide.board.ports import POSIX_ONLY_MODULES
+                if missing.name not in POSIX_ONLY_MODULES:
+                    raise
+                # Its commands need what this OS lacks (Windows has no termios): leave them out, keep the rest.
+                logging.getLogger(__name__).info("%s left out: no %s module here", module_name, missing.name)
     return parser
 
 

@@ -67,9 +67,13 @@ def _write_out(data: bytes) -> None:
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
-    for port in port_discovery.list_board_ports(include_unlikely=args.all):
+    listed = port_discovery.list_board_ports(include_unlikely=args.all)
+    for port in listed:
         marker = "*" if port.likelihood >= 3 else " "
         print(f"{marker} {port.device:<20} {port.description}")
+    for board in port_discovery.boards_without_port(listed, port_discovery.usb_device_ids()):
+        print(f"! a board with a {board.chip} USB chip is plugged in but has no serial port: install its driver "
+              f"from {board.driver_page}, then plug the board in again")
     return 0
 
 
