@@ -251,3 +251,29 @@ def test_flasher_helpers_and_the_command_line(tmp_path, monkeypatch):
                             text=True, env=env, timeout=60)
     assert result.returncode == 0 and "1 files restored" in result.stdout, result.stderr
     assert (board_dir / "lib" / "x.py").read_bytes() == b"X = 2\n"
+
+
+def test_backup_and_restore_from_the_window(qtbot, tmp_path):
+    from tests.test_ui_app import make_window
+
+    board_dir = tmp_path / "board"
+    board_dir.mkdir()
+    populate(board_dir)
+    window = make_window(qtbot, tmp_path)
+    try:
+        board_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Board")
+        assert {window.backup_files_action, window.restore_files_action} <= set(board_menu.actions())
+        menu_texts = [a.text() for a in window.browser.context_menu(None).actions()]
+        assert "Back up all files…" in menu_texts and "Restore files from a backup…" in menu_texts
+        zip_path = tmp_path / "window.zip"
+        window.browser.zip_prompt = lambda title, suggested, save: str(zip_path)
+        window.browser.backup_files()
+        assert window.wait_idle(15) and zip_path.is_file()
+        (board_dir / "main.py").write_bytes(b"overwritten")
+        window.browser.confirm_prompt = lambda title, text: True
+        window.browser.restore_files()
+        assert window.wait_idle(15)
+        assert tree(board_dir)[0] == TREE
+        assert "Restored 1 files" in window.statusBar().currentMessage()
+    finally:
+        window.shutdown()

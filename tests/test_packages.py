@@ -235,3 +235,40 @@ def test_command_line_install_list_remove(demo_index, tmp_path):
     assert "mipy-demo-sensor" in cli("mip", "list") and "mipy-demo-util" in cli("mip", "list")
     assert "2 files removed" in cli("mip", "remove", "mipy-demo-sensor")
     assert "Doubles numbers" in cli("mip", "search", "--index", server.url, "--offline", "util")
+
+
+def test_packages_dialog_lists_searches_installs_updates_and_removes(qtbot, tmp_path, demo_index):
+    from tests.test_ui_app import make_window
+    from ide.ui.packages_dialog import open_packages_dialog
+
+    server, _builder = demo_index
+    window = make_window(qtbot, tmp_path)
+    try:
+        board_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Board")
+        assert window.packages_action in board_menu.actions()
+        with qtbot.waitSignal(window.connection.sig_job_finished, timeout=10000):
+            dialog = open_packages_dialog(window, server.url)
+        qtbot.waitUntil(lambda: dialog.row_names() == ["mipy-demo-sensor", "mipy-demo-util"], timeout=5000)
+        dialog.search.setText("pretend")
+        assert dialog.row_names() == ["mipy-demo-sensor"]
+        dialog.select(["mipy-demo-sensor"])
+        with qtbot.waitSignal(dialog.sig_changed, timeout=15000) as changed:
+            dialog.install(["mipy-demo-sensor@0.1"])
+        assert [p.version for p in changed.args[0].packages] == ["0.1", "1.0"]
+        assert (tmp_path / "board/lib/demo_sensor/extra.mpy").is_file()
+        dialog.search.setText("")
+        assert dialog.update_button.isEnabled()  # 0.1 installed, 0.2 in the index
+        dialog.select(["mipy-demo-sensor"])
+        with qtbot.waitSignal(dialog.sig_changed, timeout=15000):
+            dialog.update_selected()
+        assert {p.name: p.version for p in dialog.installed}["mipy-demo-sensor"] == "0.2"
+        assert not (tmp_path / "board/lib/demo_sensor/extra.mpy").exists()
+        dialog.confirm_prompt = lambda title, text: True
+        dialog.select(["mipy-demo-sensor"])
+        with qtbot.waitSignal(dialog.sig_changed, timeout=15000):
+            dialog.remove()
+        assert [p.name for p in dialog.installed] == ["mipy-demo-util"]
+        assert not (tmp_path / "board/lib/demo_sensor").exists()
+        assert window.wait_idle()
+    finally:
+        window.shutdown()

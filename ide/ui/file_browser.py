@@ -181,6 +181,8 @@ class BoardFileBrowser(QWidget):
         self.text_prompt: Callable[[str, str, str], str | None] = self._ask_text
         self.folder_prompt: Callable[[str], str | None] = self._ask_folder
         self.files_prompt: Callable[[str], list[str]] = self._ask_files
+        # Backup zips: (title, suggested path, saving?) -> the path chosen, None when cancelled.
+        self.zip_prompt: Callable[[str, str, bool], str | None] = self._ask_zip
         # The "Compile to .mpy on upload" setting; the main window points this at its settings.
         self.compile_mpy: Callable[[], bool] = lambda: False
         self.local_dir_for_downloads: Callable[[], str] = lambda: str(Path.home())
@@ -226,6 +228,10 @@ class BoardFileBrowser(QWidget):
 
     def _ask_files(self, title: str) -> list[str]:
         return QFileDialog.getOpenFileNames(self, title, self.local_dir_for_downloads())[0]
+
+    def _ask_zip(self, title: str, suggested: str, save: bool) -> str | None:
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        return ask(self, title, suggested, "Zip files (*.zip)")[0] or None
 
     # --- state ---
 
@@ -579,6 +585,32 @@ class BoardFileBrowser(QWidget):
         self.runner.run_board_job(f"Deleting {what}", job,
                                   lambda p: (self.sig_transfer_done.emit("delete", p), self.refresh()))
 
+    def backup_files(self, zip_path: str | os.PathLike | None = None) -> None:
+        """Copy every file on the board into a zip on this computer (ide.filebrowser.backup: verified)."""
+        from ide.filebrowser.backup import backup_board, default_backup_path
+        zip_path = zip_path or self.zip_prompt("Back up the board's files", str(default_backup_path()), True)
+        if not zip_path:
+            return
+        self.runner.run_board_job("Backing up the board's files",
+                                  lambda board, ctx: backup_board(board, zip_path, ctx.progress, ctx.cancel),
+                                  lambda r: self.status(f"Backed up {len(r.files)} files "
+                                                        f"({human_size(r.bytes)}) to {r.path}"), transfer=True)
+
+    def restore_files(self, zip_path: str | os.PathLike | None = None) -> None:
+        """Put a backup's files back on the board (files of the same name are replaced; others stay)."""
+        from ide.filebrowser.backup import default_backup_path, restore_files
+        zip_path = zip_path or self.zip_prompt("Restore files from a backup", str(default_backup_path().parent),
+                                               False)
+        if not zip_path or not self.confirm_prompt(
+                "Restore files", f"Put the files of {zip_path} back on the board? Board files with the same "
+                "names are replaced; other files stay."):
+            return
+        self.runner.run_board_job("Restoring files", lambda board, ctx: restore_files(
+            _board_fs(board), zip_path, ctx.progress, ctx.cancel),
+            lambda r: (self.sig_transfer_done.emit("upload", r.written), self.refresh(),
+                       self.status(f"Restored {len(r.written)} files, {len(r.unchanged)} were already there")),
+            transfer=True)
+
     # --- context menu ---
 
     def _context_menu(self, point: QPoint) -> None:
@@ -611,6 +643,9 @@ class BoardFileBrowser(QWidget):
         add("Upload files here…", lambda: self.ask_upload(folder))
         add("New folder…", lambda: self.new_folder(folder))
         add("Refresh", self.refresh)
+        menu.addSeparator()
+        add("Back up all files…", lambda: self.backup_files())
+        add("Restore files from a backup…", lambda: self.restore_files())
         return menu
 
 

@@ -332,6 +332,8 @@ class MainWindow(QMainWindow):
                                           tip="Stop a main.py that never lets go (loops, deep sleep, Ctrl-C off)",
                                           icon="rescue")
         board_menu.addAction(self.rescue_action)
+        from ide.ui.packages_dialog import install_package_actions
+        install_package_actions(self, board_menu)
         view_menu = menu.addMenu("&View")
         self.view_menu = view_menu
         self.start_page_action = self._action("Start page", self.show_start_page, icon="start")
