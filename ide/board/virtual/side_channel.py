@@ -338,6 +338,10 @@ class SideChannel:
             pins_changed = pins_changed or kind == "pins"
         if pins_changed:
             self._write_pin_files()
+        if changed:
+            # Only now: whoever wakes up on the change finds the state files written too.
+            with self._lock:
+                self._bump()
         return changed
 
     def _board_message(self, data: bytes, address) -> str | None:
@@ -351,7 +355,6 @@ class SideChannel:
             self._pins.clear()
             self._pixels.clear()
             self._send_inputs()
-            self._bump()
             return "pins"
         if address != self._board_address:
             return None
@@ -384,10 +387,7 @@ class SideChannel:
                     pixels.append([r, g, b] + ([raw[offset + 3]] if bpp == 4 else []))
                 self._pixels[int(head)] = pixels
             elif kind == b"n":
-                if not self._check_files_locked():
-                    return None
-                self._bump()
-                return "files"
+                return "files" if self._check_files_locked() else None
             elif kind == b"S":
                 return None
             else:
@@ -395,7 +395,6 @@ class SideChannel:
         except (ValueError, IndexError, UnicodeDecodeError):
             log.debug("side channel: malformed board message %r", data[:40])
             return None
-        self._bump()
         return "pins"
 
     def _write_pin_files(self) -> None:

@@ -29,10 +29,14 @@ _sock = None
 _poller = None
 _last_poll = 0
 _last_send = 0
-_dirty = False
-_levels = {}   # pin -> output level, what the host was (or is to be) told
-_pwm = {}      # pin -> (duty_u16, freq)
+# Output levels by pin number (2 = not an output), and which levels the host has not been told yet. Bytearrays,
+# not dicts: the hardware clock's thread reads them while the program runs (the unix port has no GIL, and a
+# byte store is safe where a dict insert is not), and setting a byte allocates nothing.
+_level_of = bytearray(b"\x02" * 100)
+_unsent = bytearray(100)
+_flags = bytearray(1)  # [0]: some level is unsent
 _level_msg = bytearray(b"V000")  # V, pin (2 digits), level
+_flush_msg = bytearray(b"V000")  # the same, for the clock thread (never shared between threads)
 _pwm_msg = bytearray(b"W" + b"0" * 15)  # W, pin (2 digits), duty_u16 (5), freq (8)
 
 
@@ -109,73 +113,73 @@ def _receive():
             except ValueError:
                 pass
         elif data[:1] == b"S":  # the host lost track (it restarted its view): tell it everything again
-            _flush()
+            _resend_all()
 
 
 def _send(buf):
-    global _last_send, _dirty
-    now = utime.ticks_us()
-    if utime.ticks_diff(now, _last_send) < MIN_GAP_US:
-        if not _dirty:
-            _dirty = True
-            import _vbtick
-            _vbtick.add(_flush)
-        return
-    _last_send = now
     try:
         _sock.send(buf)
     except OSError:
         pass  # the host is gone (the board is being stopped): a chip's LED does not care either
 
 
-def _flush():
-    # Runs on the hardware clock's tick (see _vbtick) once sends were held back: the latest state of each pin.
-    global _dirty, _last_send
-    if utime.ticks_diff(utime.ticks_us(), _last_send) < MIN_GAP_US:
-        return
-    _dirty = False
-    import _vbtick
-    _vbtick.remove(_flush)
-    _last_send = utime.ticks_us()
-    try:
-        for pid, v in _levels.items():
-            _put_level(pid, v)
-            _sock.send(_level_msg)
-        for pid, (duty, freq) in _pwm.items():
-            _put_pwm(pid, duty, freq)
-            _sock.send(_pwm_msg)
-    except OSError:
-        pass
-
-
-def _put_level(pid, v):
-    _digits(_level_msg, 1, pid, 2)
-    _level_msg[3] = 49 if v else 48
-
-
-def _put_pwm(pid, duty, freq):
-    _digits(_pwm_msg, 1, pid, 2)
-    _digits(_pwm_msg, 3, duty, 5)
-    _digits(_pwm_msg, 8, freq, 8)
-
-
 def level(pid, v):
-    """An output pin's level changed (Pin.value(), on(), off(), toggle())."""
-    if _levels.get(pid) == v or not isinstance(pid, int) or not 0 <= pid < 100:
+    """An output pin's level changed (Pin.value(), on(), off(), toggle()). Allocates nothing."""
+    global _last_send
+    if not 0 <= pid < 100 or _level_of[pid] == v:
         return
-    _levels[pid] = v
-    _pwm.pop(pid, None)
-    _put_level(pid, v)
+    _level_of[pid] = v
+    now = utime.ticks_us()
+    if utime.ticks_diff(now, _last_send) < MIN_GAP_US:
+        # Too fast for the host to follow: the clock thread sends the latest level when the burst pauses.
+        _unsent[pid] = 1
+        if not _flags[0]:
+            _flags[0] = 1
+            import _vbtick
+            _vbtick.start_flusher(flush_unsent)
+        return
+    _last_send = now
+    _unsent[pid] = 0
+    _digits(_level_msg, 1, pid, 2)
+    _level_msg[3] = 48 + v
     _send(_level_msg)
 
 
-def pwm(pid, duty_u16, freq):
-    """A PWM output's duty (0..65535) or frequency changed; freq 0 means the PWM was stopped."""
-    if not isinstance(pid, int) or not 0 <= pid < 100:
+def flush_unsent():
+    # Called on the hardware clock's own thread (see _vbtick), so that it also works while the interpreter
+    # sits at the REPL prompt and runs nothing. Touches only bytearrays and its own buffer.
+    if not _flags[0] or utime.ticks_diff(utime.ticks_us(), _last_send) < MIN_GAP_US:
         return
-    _levels.pop(pid, None)
-    _pwm[pid] = (duty_u16, freq)
-    _put_pwm(pid, duty_u16, min(freq, 99999999))
+    _flags[0] = 0
+    pid = 0
+    while pid < 100:
+        if _unsent[pid]:
+            _unsent[pid] = 0
+            _digits(_flush_msg, 1, pid, 2)
+            _flush_msg[3] = 48 + _level_of[pid]
+            _send(_flush_msg)
+        pid += 1
+
+
+def _resend_all():
+    pid = 0
+    while pid < 100:
+        if _level_of[pid] != 2:
+            _unsent[pid] = 1
+            _flags[0] = 1
+        pid += 1
+    flush_unsent()
+
+
+def pwm(pid, duty_u16, freq):
+    """A PWM output's duty (0..65535) or frequency changed. Sent every time (a fade is a few hundred per
+    second at most); allocates nothing."""
+    if not 0 <= pid < 100:
+        return
+    _level_of[pid] = 2
+    _digits(_pwm_msg, 1, pid, 2)
+    _digits(_pwm_msg, 3, duty_u16, 5)
+    _digits(_pwm_msg, 8, min(freq, 99999999), 8)
     _send(_pwm_msg)
 
 
@@ -183,34 +187,23 @@ def mode(pid, name, pull=None, value=None):
     """A pin was (re)configured: "IN", "OUT", "OPEN_DRAIN", "ADC", "PWM", "-"... Rare, so plain text."""
     if _sock is None:
         return
-    _levels.pop(pid, None)
-    _pwm.pop(pid, None)
-    msg = "M%s %s %s %s" % (pid, name, pull or "-", "-" if value is None else value)
-    try:
-        _sock.send(msg)
-    except OSError:
-        pass
-    if value is not None and isinstance(pid, int):
-        _levels[pid] = value
+    if isinstance(pid, int) and 0 <= pid < 100:
+        _level_of[pid] = 2 if value is None else value
+        _unsent[pid] = 0
+    _send("M%s %s %s %s" % (pid, name, pull or "-", "-" if value is None else value))
 
 
 def pixels(pid, buf, bpp):
     """A NeoPixel strip was written: the raw buffer as the LEDs get it (GRB or GRBW byte order)."""
     if _sock is None:
         return
-    try:
-        _sock.send(b"N%d %d " % (pid, bpp) + buf)
-    except OSError:
-        pass
+    _send(b"N%d %d " % (pid, bpp) + buf)
 
 
 def nudge():
     """Something the host reads from the state folder changed (the Wi-Fi state, a port mapping)."""
     if _sock is not None:
-        try:
-            _sock.send(b"n")
-        except OSError:
-            pass
+        _send(b"n")
 
 
 _open()

@@ -46,10 +46,23 @@ def _wdt_bite(_=None):
     _vb.hard_reset("WDT")
 
 
+_flushers = []  # callables run on this thread itself (they must be thread-safe and allocate nothing)
+
+
+def start_flusher(fn):
+    """Run fn on every tick on the clock's own thread, even while the interpreter idles at the REPL prompt
+    (where scheduled callbacks do not run on the unix port): the side channel's catch-up sends."""
+    if fn not in _flushers:
+        _flushers.append(fn)
+    _start()
+
+
 def _loop():
     global _pending, wdt_deadline
     while True:
         utime.sleep_ms(TICK_MS)
+        for fn in _flushers:
+            fn()
         d = wdt_deadline
         if d is not None and utime.ticks_diff(utime.ticks_ms(), d) > 0:
             wdt_deadline = None

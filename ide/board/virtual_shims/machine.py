@@ -71,7 +71,11 @@ class Pin:
         st = _pins.get(str(id))
         self._mode = st["mode_n"] if st and "mode_n" in st else None
         self._pull = None
-        self._out = (_vbside._levels.get(id, 0) if _side else st.get("value", 0)) if st else 0
+        if _side:
+            known = _vbside._level_of[id] if isinstance(id, int) and 0 <= id < 100 else 2
+            self._out = 0 if known == 2 else known
+        else:
+            self._out = st.get("value", 0) if st else 0
         self.init(mode, pull, value=value)
 
     def init(self, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
