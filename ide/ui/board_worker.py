@@ -43,6 +43,10 @@ CTRL_C = b"\x03"
 
 log = logging.getLogger(__name__)
 
+#: How long Quit waits for the board thread to interrupt its job and close the port.
+SHUTDOWN_TIMEOUT_MS = 3000
+#: Board threads that did not end in time at shutdown: kept alive (a QThread destroyed while running aborts).
+_ORPHANED_THREADS: list = []
 #: How often the idle worker looks for REPL output (a terminal feels live below ~50 ms).
 POLL_INTERVAL_MS = 20
 #: Progress updates reach the UI at most this often (Thonny updates every 0.2 s).
@@ -365,14 +369,23 @@ class BoardConnection(QObject):
         elif self.connected:
             self._sig_write.emit(b"\x03")
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Close the board and end the thread (application exit)."""
-        if self._thread.isRunning():
-            self.stop()
-            # Blocking: the board must be closed (and the poll timer gone) on its thread before the thread ends.
-            QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
-            self._thread.quit()
-            self._thread.wait(timeout_ms)
+    def shutdown(self, timeout_ms: int = SHUTDOWN_TIMEOUT_MS) -> bool:
+        """Interrupt the running job, close the board and end the thread (application exit), waiting at most
+        ``timeout_ms``. False when the thread did not end in time: it is left to finish on its own (kept
+        referenced, since destroying a running QThread aborts the process)."""
+        if not self._thread.isRunning():
+            return True
+        self.stop()
+        # Queued, not blocking: a job stuck in a board read must not freeze the window. The close runs on the
+        # board thread after the job returns (Stop made it return), then the thread's event loop ends.
+        QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.QueuedConnection)
+        self._thread.quit()
+        if self._thread.wait(timeout_ms):
+            return True
+        log.warning("the board thread did not end within %d ms; leaving it to finish", timeout_ms)
+        _ORPHANED_THREADS.append((self._thread, self._worker))
+        self._worker.setParent(None)
+        return False
 
     def _on_connected(self, port: str, greeting: bytes) -> None:
         self.connected = True

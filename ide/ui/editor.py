@@ -897,11 +897,16 @@ class EditorTabs(QTabWidget):
                 result.append(OpenFile(editor.path, line, col))
         return result
 
-    def restore_session(self, files: list[OpenFile]) -> None:
-        """Reopen files from :meth:`open_files`, skipping those that no longer exist."""
+    def restore_session(self, files: list[OpenFile]) -> list[str]:
+        """Reopen files from :meth:`open_files`; returns those that could not be (gone, unreadable), which
+        are dropped from the session."""
+        dropped = []
         for entry in files:
-            if Path(entry.path).is_file():
+            try:
                 self.open_file(entry.path).goto_line(entry.line, entry.column)
+            except OSError:
+                dropped.append(entry.path)
+        return dropped
 
     # --- open / new / save / close ---
 

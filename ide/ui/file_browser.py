@@ -321,6 +321,31 @@ class BoardFileBrowser(QWidget):
                 else:
                     item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
 
+    def apply_changes(self, written: list[str], removed: list[str]) -> None:
+        """Show files another feature wrote or removed (Run project's sync) without asking the board: a listing
+        would stop the program that was just started. Sizes of new entries show after the next refresh."""
+        from types import SimpleNamespace
+        for path in removed:
+            item = self.item_for(path)
+            if item is not None:
+                (item.parent() or self.tree.invisibleRootItem()).removeChild(item)
+            self.entries.pop(path, None)
+        for path in written:
+            if path in self.entries:
+                continue
+            folder = posixpath.dirname(path) or "/"
+            parent = self.tree.invisibleRootItem() if folder == "/" else self.item_for(folder)
+            if parent is None or not (folder == "/" or parent.data(0, _LOADED_ROLE)):
+                continue  # the folder is not listed yet: it shows its files when opened
+            entry = SimpleNamespace(path=path, name=posixpath.basename(path), is_dir=False, size=None, mtime=None)
+            self.entries[path] = entry
+            item = QTreeWidgetItem([entry.name, ""])
+            item.setData(0, _PATH_ROLE, path)
+            item.setData(0, _DIR_ROLE, False)
+            item.setToolTip(0, path)
+            parent.addChild(item)
+        self.sig_listed.emit()
+
     def _on_expanded(self, item: QTreeWidgetItem) -> None:
         if item.data(0, _LOADED_ROLE):
             return

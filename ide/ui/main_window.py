@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, 
                              QProgressBar, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ide.board.port_choice import choose_port, port_change
-from ide.errors import Cancelled, DeviceTraceback
+from ide.errors import Cancelled, DeviceTraceback, PortVanishedError
 from ide.explain import explain
 from ide.ui import theme as theme_mod
 from ide.ui.board_worker import BoardConnection, BoardJob, crlf
@@ -51,7 +51,10 @@ STDIN_FILE = "<stdin>"
 
 
 def _show_message(parent: QWidget, title: str, text: str) -> None:
-    QMessageBox.information(parent, title, text)
+    if getattr(parent, "_showing_error", False):
+        QMessageBox.critical(parent, title, text)
+    else:
+        QMessageBox.information(parent, title, text)
 
 
 def _ask_rescue(parent: QWidget) -> bool | None:
@@ -115,7 +118,9 @@ class MainWindow(QMainWindow):
         self.board_info = None
         self._jobs: dict[int, tuple[Callable | None, Callable | None, str | None]] = {}
         self._paused_jobs: set[int] = set()
-        self._board_files: dict[str, str] = {}  # local copy (resolved) -> board path
+        # Local copy (resolved) -> board path, kept across restarts; copies that are gone are forgotten.
+        self._board_files: dict[str, str] = {local: path for local, path in self.settings.board_file_links.items()
+                                             if Path(local).is_file()}
         self._run_path: str | None = None
         self._run_job: BoardJob | None = None
 
@@ -133,6 +138,11 @@ class MainWindow(QMainWindow):
         install_project_actions(self)
         self._build_help_menu()
         self.project_controller.sig_project_changed.connect(lambda _p: self._update_project_state())
+        # Run project changed the board's files. Listing them would stop the program it just started, so the
+        # tree is updated from the sync report instead (a failed run is listed: nothing runs then).
+        self.project_controller.sig_run_done.connect(
+            lambda report: self.browser.apply_changes(report.sync.uploaded, report.sync.removed))
+        self.project_controller.sig_run_failed.connect(lambda _e: self._refresh_board_files())
 
         self.theme.sig_theme_changed.connect(self._apply_palette)
         self.theme.set_mode(self.settings.theme)
@@ -407,8 +417,12 @@ class MainWindow(QMainWindow):
     # --- messages ---
 
     def show_error(self, error: BaseException, title: str = "Problem") -> None:
-        """Tell the user what went wrong, in words (never a traceback)."""
-        self.show_message(title, explain(error))
+        """Tell the user what went wrong, in words (never a traceback), with the error icon."""
+        self._showing_error = True
+        try:
+            self.show_message(title, explain(error))
+        finally:
+            self._showing_error = False
 
     def show_message(self, title: str, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
@@ -567,6 +581,11 @@ class MainWindow(QMainWindow):
 
     def _show_board_info(self, info) -> None:
         self.board_info = info
+        # Board files opened for editing are cached per user and per board (two boards' main.py never mix).
+        from platformdirs import user_cache_dir
+        board_id = "".join(ch for ch in (info.unique_id or "unknown") if ch.isalnum()) or "unknown"
+        self.browser.cache_dir = Path(user_cache_dir("mipy-studio")) / "board-files" / \
+            (("virtual-" if info.virtual else "") + board_id)
         self.tabs.set_board_port(info.platform)
         self.board_label.setText(
             f"MicroPython {info.version} · {info.platform}{' (virtual)' if info.virtual else ''} · "
@@ -637,6 +656,11 @@ class MainWindow(QMainWindow):
             what = "cancelled" if isinstance(error, Cancelled) else "failed"
             self.console.append_note(f"— {job.title}: {what} —")
             self.console.feed(b">>> ")
+        if isinstance(error, PortVanishedError) and not self.connection.connected:
+            # The cable was pulled: the disconnect already said so once; every queued job failing with it
+            # must not open a dialog of its own.
+            self.statusBar().showMessage(f"{job.title}: the board is gone", 5000)
+            return
         if on_error is not None:
             on_error(error)
         elif isinstance(error, Cancelled):
@@ -743,6 +767,10 @@ class MainWindow(QMainWindow):
         self._start_page_wanted = True
         self._update_centre()
         self._start_page_wanted = False  # the next tab change shows the editor again
+
+    def _refresh_board_files(self) -> None:
+        if self.connection.connected and not self.connection.busy:
+            self.browser.refresh()
 
     def _update_start_state(self) -> None:
         controller = getattr(self, "project_controller", None)
@@ -876,10 +904,15 @@ class MainWindow(QMainWindow):
         """The firmware wizard. The port must be free for esptool, so a connection to it is closed first."""
         from ide.ui.flasher_wizard import open_flasher_wizard
         port = self.port_combo.currentData()
-        if self.connection.connected:
+        was_connected = self.connection.connected
+        if was_connected:
+            self.console.append_note("— disconnected: the firmware wizard needs the port; the REPL reconnects "
+                                     "when it closes —")
             self.disconnect_board()
         wizard = open_flasher_wizard(self, None if port == "virtual" else port)
-        wizard.sig_open_repl.connect(lambda flashed_port: self.connect_board(flashed_port))
+        reconnect = {"port": port} if was_connected else {}   # "Open REPL" picks the flashed port instead
+        wizard.sig_open_repl.connect(lambda flashed_port: (reconnect.clear(), self.connect_board(flashed_port)))
+        wizard.finished.connect(lambda _result: reconnect and self.connect_board(reconnect["port"]))
         wizard.sig_new_project.connect(lambda: self.project_controller.new_project())
         self.flasher_wizard = wizard
 
@@ -900,7 +933,11 @@ class MainWindow(QMainWindow):
         if editor is None:
             self.show_message("Nothing to upload", "Open a file first.")
             return
-        if (editor.is_modified or editor.path is None) and not self.tabs.save(editor):
+        try:
+            if (editor.is_modified or editor.path is None) and not self.tabs.save(editor):
+                return
+        except OSError as error:
+            self.show_message("Could not save", f"Could not save {editor.display_name}: {error.strerror or error}")
             return
         board_path = self._board_files.get(editor.path)
         if board_path:
@@ -921,17 +958,31 @@ class MainWindow(QMainWindow):
 
     def _open_board_file(self, local: str, board_path: str) -> None:
         self._board_files[str(Path(local).resolve())] = board_path
+        self.settings.board_file_links = self._board_files
+        existing = self.tabs.find_editor(local)
+        if existing is not None and not existing.is_modified:
+            existing.load(local)  # the download replaced the file under the tab: show what the board has
         editor = self.tabs.open_file(local)
         index = self.tabs.indexOf(editor)
         self.tabs.setTabToolTip(index, f"On the board: {board_path}")
 
     def _on_file_saved(self, path: str) -> None:
         self.recovery.remove(path)
-        board_path = self._board_files.get(str(Path(path).resolve()))
-        if board_path and self.connection.connected:
-            self.browser.save_to_board(path, board_path)
-        elif self.settings.upload_on_save and self.connection.connected:
-            self.browser.upload([Path(path)], "/")
+        board_path = self._board_files.get(str(Path(path).resolve())) or self._project_board_path(path)
+        if board_path and self.connection.connected and (self.settings.upload_on_save or
+                                                         str(Path(path).resolve()) in self._board_files):
+            self.browser.save_to_board(path, board_path)  # its own path, without asking each time
+
+    def _project_board_path(self, path: str) -> str | None:
+        """Where a file of the open project lives on the board ("/" + its path in the project), else None."""
+        project = getattr(getattr(self, "project_controller", None), "project", None)
+        if project is None:
+            return None
+        resolved = Path(path).resolve()
+        root = Path(project.root).resolve()
+        if not resolved.is_relative_to(root) or resolved.is_relative_to(root / "build"):
+            return None
+        return "/" + resolved.relative_to(root).as_posix()
 
     def ask_open_file(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open", self.local_tree.root, "Python (*.py);;All files (*)")
@@ -1004,7 +1055,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        self.tabs.restore_session(self.settings.open_files)
+        dropped = self.tabs.restore_session(self.settings.open_files)
+        if dropped:
+            names = ", ".join(Path(p).name for p in dropped)
+            self.statusBar().showMessage(f"Not reopened (missing or unreadable): {names}", 15000)
+            self.console.append_note(f"— not reopened (missing or unreadable): {', '.join(dropped)} —")
         current = self.settings.current_file
         if current and self.tabs.find_editor(current):
             self.tabs.setCurrentWidget(self.tabs.find_editor(current))
@@ -1041,7 +1096,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_session()
-        if not self.tabs.close_all():
+        try:
+            closed = self.tabs.close_all()
+        except OSError as error:  # "Save" chosen for a file that cannot be written: stay open, say why
+            self.show_message("Could not save", f"Could not save: {error.strerror or error}. "
+                              "MiPy Studio stays open so nothing is lost.")
+            closed = False
+        if not closed:
             event.ignore()
             return
         self._autosave.stop()

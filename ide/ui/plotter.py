@@ -15,7 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QTimer, pyqtSignal
-from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ide.lang.plotdata import parse_line
 from ide.ui import theme as theme_mod
@@ -242,7 +242,12 @@ class PlotterPane(QWidget):
                                                    "CSV data (*.csv);;PNG image (*.png)")
         if not path:
             return
-        if path.lower().endswith(".png") or (chosen.startswith("PNG") and not path.lower().endswith(".csv")):
-            self.export_png(path if path.lower().endswith(".png") else path + ".png")
-        else:
-            self.export_csv(path)
+        try:
+            if path.lower().endswith(".png") or (chosen.startswith("PNG") and not path.lower().endswith(".csv")):
+                target = path if path.lower().endswith(".png") else path + ".png"
+                if not self.export_png(target):
+                    raise PermissionError(13, "the image could not be written", target)
+            else:
+                self.export_csv(path)
+        except OSError as error:
+            QMessageBox.critical(self, "Could not export", f"Could not write {path}: {error.strerror or error}")

@@ -197,6 +197,23 @@ class Settings:
     def project_dir(self, value: str) -> None:
         self.q.setValue("session/project_dir", value)
 
+    @property
+    def board_file_links(self) -> dict[str, str]:
+        """Local copies of board files -> their board paths (saving the copy writes the board file, also after
+        a restart)."""
+        value = self.q.value("session/board_file_links")
+        entries = [value] if isinstance(value, str) else (value or [])
+        links = {}
+        for entry in entries:
+            local, sep, board_path = str(entry).rpartition("|")
+            if sep and local:
+                links[local] = board_path
+        return links
+
+    @board_file_links.setter
+    def board_file_links(self, links: dict[str, str]) -> None:
+        self.q.setValue("session/board_file_links", [f"{local}|{path}" for local, path in links.items()])
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         return self.q.value("window/geometry"), self.q.value("window/state")
 
