@@ -4,7 +4,9 @@ A small stand-in for the virtual board's start-up: the real unix-port interprete
 mounted at "/", ide/board/virtual_shims at "/__vb_shims__", a temporary state folder at "/__vb_state__", and
 sys.path as on the board. `_vb._control` is a host file, so machine.reset() and the watchdog write their request
 there as they would to the bridge (the test then stops the process, like the host would).
-Also: a real MQTT broker (amqtt) in a subprocess, and helpers to find free ports and wait for output.
+Also: real MQTT brokers in a subprocess (amqtt, and Mosquitto where installed), and helpers to find free ports
+and wait for output. `Board(..., micropython=path)` runs another interpreter (bench/heap.py uses the 32-bit build,
+whose objects have a chip's sizes).
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ FRAMEWORK = TEMPLATES / "framework" / "mipy"
 
 _BOOT = """
 import vfs, sys, os
-_r = vfs.VfsPosix({root!r}); _s = vfs.VfsPosix({shims!r}); _st = vfs.VfsPosix({state!r})
+class _Root:
+    # VfsPosix with a root builds both rename() paths in one buffer (extmod/vfs_posix.c) and renames b to b;
+    # an unrooted one given full host paths does not (as the virtual board's _VbRootFs does).
+    def __init__(self, r):
+        self.fs, self.host, self.r = vfs.VfsPosix(r), vfs.VfsPosix(), r
+    def rename(self, a, b):
+        self.host.rename(self.r + a, self.r + b)
+    def __getattr__(self, name):
+        return getattr(self.fs, name)
+_r = _Root({root!r}); _s = vfs.VfsPosix({shims!r}); _st = vfs.VfsPosix({state!r})
 _ctl = open({control!r}, "w")
 vfs.umount("/"); vfs.mount(_r, "/"); vfs.mount(_s, "/__vb_shims__"); vfs.mount(_st, "/__vb_state__")
 os.chdir("/"); sys.path[:] = ["", ".frozen", "/lib", "/__vb_shims__"]
@@ -64,7 +75,8 @@ def compile_tree(src: Path, dst: Path, keep_source=()) -> None:
 class Board:
     """A board folder + state folder, and the interpreter running on them."""
 
-    def __init__(self, tmp: Path, shims: Path = SHIMS):
+    def __init__(self, tmp: Path, shims: Path = SHIMS, micropython: Path = MICROPYTHON):
+        self.micropython = micropython
         self.root = tmp / "board"
         self.state = tmp / "state"
         self.control = tmp / "control"
@@ -118,7 +130,7 @@ class Board:
         boot = _BOOT.format(root=str(self.root), shims=str(self.shims), state=str(self.state),
                             control=str(self.control))
         self.lines = []
-        self.proc = subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={heap}", "-c", boot + code],
+        self.proc = subprocess.Popen([str(self.micropython), "-X", f"heapsize={heap}", "-c", boot + code],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(self.root),
                                      text=True, bufsize=1)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
@@ -220,6 +232,41 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+MOSQUITTO = shutil.which("mosquitto") or next(
+    (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+     if Path(p).is_file()), None)
+
+
+class Mosquitto(Broker):
+    """Mosquitto, the broker users run (Debian's `mosquitto`), on a free local port with a config in tmp;
+    anonymous, no persistence, restartable on the same port. Stopped by its pid."""
+
+    def __init__(self, tmp: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.cfg = tmp / "mosquitto.conf"
+        self.log = tmp / "mosquitto.log"
+        self.cfg.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                            f"log_dest file {self.log}\nlog_type error\nlog_type warning\n")
+        self.proc = None
+
+    def start(self) -> "Mosquitto":
+        if MOSQUITTO is None:
+            raise RuntimeError("mosquitto is not installed")
+        self.log.touch()
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.cfg)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "ab"))
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("mosquitto died: " + self.log.read_text()[-2000:])
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
 
 
 class Subscriber:

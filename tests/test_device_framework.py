@@ -6,6 +6,7 @@ config.py as source).
 """
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -120,7 +121,11 @@ def test_web_dashboard_api_toggle_and_no_file_leaks(board):
     assert st == 200 and ctype == "application/json"
     api = json.loads(body)
     assert api["led"] == 0 and api["ip"] == "127.0.0.1" and api["free"] > 0
-    st, _, body = http(port, "/api/led", "POST")
+    assert http(port, "/api/led", "POST")[0] == 403  # without the page's token (tests/test_device_attacks.py)
+    token = re.search(rb'name="token" value="([0-9a-f]+)"', http(port, "/")[2]).group(1).decode()
+    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/api/led", data=b"", method="POST",
+                                                       headers={"X-Token": token}), timeout=5) as r:
+        body = r.read()
     assert json.loads(body) == {"led": 1}
     board.wait_state("pins.json", lambda p: p["2"]["value"] == 1)
     st, ctype, page = http(port, "/")

@@ -8,3 +8,4 @@ relay_pin = 26
 relay_active_high = True
 button_pin = 0          # BOOT button: toggles the relay locally
 watchdog_s = 30
+act_on_retained = False  # True: also obey a retained <topic>/relay/set (replayed by the broker at each connect)

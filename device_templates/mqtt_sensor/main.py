@@ -3,7 +3,7 @@ import asyncio
 import gc
 import json
 import config
-from mipy import app, mqtt, secret, sched
+from mipy import app, secret
 
 
 def read():
@@ -18,6 +18,9 @@ def read():
 
 
 async def main():
+    # Imported here, after Wi-Fi is up: while the set-up portal runs, their memory is the portal's (an ESP8266
+    # has about 30 KB free).
+    from mipy import mqtt, sched
     c = mqtt.MQTT(config.device_name, config.mqtt_server, config.mqtt_port, config.mqtt_user,
                   secret.get("mqtt_password"), status_topic=config.topic + "/status")
     asyncio.create_task(c.run())

@@ -3,10 +3,12 @@ import asyncio
 import gc
 import time
 import config
-from mipy import app, http, hw, wifi
+from mipy import app, http, hw, secret, wifi
 
 led = hw.Led(config.led_pin, config.led_inverted)
-srv = http.Server(config.http_port)
+# Every POST must carry this device's token, which only the page served from here holds: a page on another site
+# cannot switch the LED through the user's browser (cross-site request forgery).
+srv = http.Server(config.http_port, token=secret.token("http_token"))
 t0 = time.ticks_ms()
 
 

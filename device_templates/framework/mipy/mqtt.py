@@ -9,7 +9,10 @@
 # status_topic: last will "offline" (retained, QoS 1) and "online" (retained) after each connect.
 # Messages published while offline wait in the bounded outbox and are sent in order on reconnect; a QoS 1
 # message leaves the outbox only when its PUBACK arrived (resent with DUP after a reconnect). Incoming messages
-# larger than max_msg are skipped. No TLS.
+# larger than max_msg are skipped, as is one with a malformed topic; a packet the protocol does not allow (a
+# length over 4 bytes, an ack or ping of more than 64 bytes) ends the connection, which is then retried: bad
+# input costs a message or a connection, never the device. Every wait for the broker is bounded (CONNACK 10 s,
+# PUBACK and silence: the keepalive). No TLS.
 import asyncio
 import time
 from mipy import log
@@ -128,7 +131,7 @@ class MQTT:
         self._send(_packet(0x10, _str(b"MQTT") + bytes((4, flags)) + self.keepalive.to_bytes(2, "big") + pl))
         await self._w.drain()
         ack = await asyncio.wait_for(r.readexactly(4), 10)
-        if ack[0] != 0x20 or ack[3] != 0:
+        if ack[:2] != b"\x20\x02" or ack[3] != 0:
             raise MQTTError("connect refused, code %d" % ack[3])
         self.connected = True
         self._rx = time.ticks_ms()
@@ -170,31 +173,45 @@ class MQTT:
                 sh += 7
                 if not x & 0x80:
                     break
+                if sh >= 28:  # MQTT allows 4 length bytes: a 5th is a broken or hostile peer
+                    raise MQTTError("bad packet length")
             self._rx = time.ticks_ms()
             kind = b & 0xF0
-            if kind == 0x30 and n > self.max_msg + 64:
-                while n:  # too large for this device: skip it
-                    n -= len(await r.read(min(n, 64)))
+            if kind != 0x30:
+                if n > 64:  # acks and pings are a few bytes (SUBACK: one per topic): never buffer a huge one
+                    raise MQTTError("packet 0x%02x of %d bytes" % (b, n))
+                data = await r.readexactly(n) if n else b""
+                if kind == 0x40 and int.from_bytes(data[:2], "big") == self._ack_pid:
+                    self._acked.set()
+                elif kind == 0x90 and 0x80 in data[2:]:
+                    log.warn("mqtt: subscription refused")
+                continue
+            if n > self.max_msg + 256:
+                while n:  # too large for this device: read past it in small pieces
+                    k = len(await r.read(min(n, 128)))
+                    if not k:
+                        raise MQTTError("closed")
+                    n -= k
                 log.warn("mqtt: message too large, skipped")
                 continue
-            data = await r.readexactly(n) if n else b""
-            if kind == 0x30:
-                tl = int.from_bytes(data[:2], "big")
-                topic = data[2:2 + tl].decode()
-                i = 2 + tl
-                if b & 0x06:  # QoS 1 (QoS 2 is not requested, answered like 1)
+            data = await r.readexactly(n)
+            tl = int.from_bytes(data[:2], "big")
+            i = 2 + tl
+            if b & 0x06:  # QoS 1 (QoS 2 is not requested, answered like 1)
+                if i + 2 <= n:
                     self._send(_packet(0x40, data[i:i + 2]))
                     await self._w.drain()
-                    i += 2
-                if self.on_message:
-                    from mipy.sched import _call
-                    await _call(lambda: self.on_message(topic, data[i:], bool(b & 1)))
-            elif kind == 0x40:
-                if int.from_bytes(data[:2], "big") == self._ack_pid:
-                    self._acked.set()
-            elif kind == 0x90:
-                if 0x80 in data[2:]:
-                    log.warn("mqtt: subscription refused")
+                i += 2
+            try:
+                if i > n:
+                    raise ValueError
+                topic = data[2:2 + tl].decode()
+            except ValueError:  # a topic longer than the packet, or not UTF-8: this message only is lost
+                log.warn("mqtt: malformed message skipped")
+                continue
+            if self.on_message:
+                from mipy.sched import _call
+                await _call(lambda: self.on_message(topic, data[i:], bool(b & 1)))
 
     async def _sender(self):
         while True:

@@ -5,7 +5,10 @@
 # readable in a copied file or a backup of another board, and no key is shared between devices. It is
 # obfuscation, not protection: anyone with the chip can read unique_id and the salt and recover the values.
 #   put(name, value) / get(name, default=None) / remove(name) / names()
+#   token(name): a random per-device token kept in the store
 #   provision(path="/secrets.json"): merge a dropped {"name": "value"} file into the store and delete it
+# Writes go to a temporary file renamed over the store, so a power cut never loses it; a corrupt store is
+# logged, set aside as /secrets.dat.bad and read as empty (the board then asks for Wi-Fi in its portal).
 # Store: /secrets.dat, JSON {"name": "base64(iv + ciphertext)"}; values are str (UTF-8, any characters).
 import json
 import os
@@ -15,18 +18,35 @@ SALT = "/.salt"
 _key = None
 
 
+def _write(path, data):
+    """Replace path with data so that a power cut leaves the old or the new file, never half of one: write a
+    temporary file, then rename it over (atomic on LittleFS; FAT cannot rename over, so there the old file goes
+    first and _load falls back to the temporary one)."""
+    with open(path + ".tmp", "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+    try:
+        os.rename(path + ".tmp", path)
+    except OSError:
+        os.remove(path)
+        os.rename(path + ".tmp", path)
+
+
 def _k():
     global _key
     if _key is None:
         import hashlib
         import machine
-        try:
-            with open(SALT, "rb") as f:
-                salt = f.read()
-        except OSError:
+        salt = b""
+        for p in (SALT, SALT + ".tmp"):
+            try:
+                with open(p, "rb") as f:
+                    salt = f.read()
+                break
+            except OSError:
+                pass
+        if len(salt) != 16:  # missing (first use) or cut short by a power cut while being written
             salt = os.urandom(16)
-            with open(SALT, "wb") as f:
-                f.write(salt)
+            _write(SALT, salt)
         _key = hashlib.sha256(b"mipy-secret" + machine.unique_id() + salt).digest()[:16]
     return _key
 
@@ -50,16 +70,30 @@ def reveal(text):
 
 
 def _load():
-    try:
-        with open(STORE) as f:
-            return json.load(f)
-    except (OSError, ValueError):
+    for p in (STORE, STORE + ".tmp"):  # the temporary one only when a power cut came between remove and rename
+        try:
+            with open(p) as f:
+                d = json.load(f)
+        except OSError:
+            continue
+        except ValueError:
+            d = None
+        if isinstance(d, dict):
+            return d
+        # Logged and set aside (not deleted: it may be recoverable by hand); the board goes on without the
+        # secrets, so Wi-Fi ends in the set-up portal rather than a boot loop.
+        from mipy import log
+        log.error("secret: %s is corrupt; moved to %s.bad, secrets lost", p, STORE)
+        try:
+            os.rename(p, STORE + ".bad")
+        except OSError:
+            pass
         return {}
+    return {}
 
 
 def _save(d):
-    with open(STORE, "w") as f:
-        json.dump(d, f)
+    _write(STORE, json.dumps(d))
 
 
 def put(name, value):
@@ -70,7 +104,14 @@ def put(name, value):
 
 def get(name, default=None):
     v = _load().get(name)
-    return default if v is None else reveal(v)
+    if v is None:
+        return default
+    try:
+        return reveal(v)
+    except Exception:  # not base64, bad padding, not UTF-8: another chip's store, or damaged
+        from mipy import log
+        log.error("secret: %s cannot be read", name)
+        return default
 
 
 def remove(name):
@@ -83,6 +124,16 @@ def names():
     return list(_load())
 
 
+def token(name):
+    """A random hex token kept in the store (created on first use): per device, stable across reboots."""
+    t = get(name)
+    if not t:
+        from binascii import hexlify
+        t = hexlify(os.urandom(12)).decode()
+        put(name, t)
+    return t
+
+
 def provision(path="/secrets.json"):
     """Consume a dropped plain-text file of secrets: stored obfuscated, then the file is deleted."""
     try:
@@ -91,6 +142,10 @@ def provision(path="/secrets.json"):
     except OSError:
         return 0
     except ValueError:
+        new = None
+    if not isinstance(new, dict):
+        from mipy import log
+        log.error("secret: %s is not a JSON object ({\"name\": \"value\"}); deleted unread", path)
         new = {}
     d = _load()
     for k, v in new.items():

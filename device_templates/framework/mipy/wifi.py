@@ -2,9 +2,12 @@
 #   provision(path="/wifi.json"): a dropped {"ssid": ..., "password": ...} (or a list of them, or
 #       {"networks": [...]}) is stored (passwords obfuscated, see mipy.secret) and the file deleted
 #   add(ssid, password) / forget(ssid) / known()
-#   scan() -> [(ssid, rssi, authmode)] strongest first, one entry per name
+#   scan() -> [(ssid, rssi, authmode)] strongest first, one entry per name (names that are not UTF-8, which a
+#       neighbour's router may send, are left out: they cannot be stored networks)
 #   await connect(timeout=15) -> None when connected, else the reason as text (never contains the password)
-#   isconnected() / ip() / ap_start(ssid, password=None) -> ip / ap_stop()
+#   isconnected() / ip() / ap_start(ssid, password) -> ip / ap_stop()
+#   ap_password(configured): the access point's password: the configured one (8 to 63 characters), "" for an
+#       open access point if chosen so, else (None, or too short) one derived from this chip's unique id
 import asyncio
 import network
 import time
@@ -39,10 +42,12 @@ def provision(path="/wifi.json"):
     if isinstance(d, dict):
         d = d.get("networks", [d])
     n = 0
-    for e in d:
-        if e.get("ssid"):
-            add(e["ssid"], e.get("password", ""))
+    for e in d if isinstance(d, list) else ():
+        if isinstance(e, dict) and isinstance(e.get("ssid"), str) and e["ssid"]:
+            add(e["ssid"], str(e.get("password") or ""))
             n += 1
+    if not n:
+        log.error("wifi: %s holds no network ({\"ssid\": ..., \"password\": ...})", path)
     os.remove(path)  # plain text never stays on the board
     log.info("wifi: %d network(s) provisioned", n)
     return n
@@ -52,7 +57,10 @@ def scan():
     sta.active(True)
     best = {}
     for r in sta.scan():
-        s = r[0].decode()
+        try:
+            s = r[0].decode()
+        except ValueError:
+            continue
         if s and (s not in best or r[3] > best[s][1]):
             best[s] = (s, r[3], r[4])
     return sorted(best.values(), key=lambda e: -e[1])
@@ -73,11 +81,18 @@ async def connect(timeout=15):
     names = known()
     if not names:
         return "no network stored"
-    cands = [s for s, _, _ in scan() if s in names] or names  # in range first; hidden ones may still answer
+    try:
+        cands = [s for s, _, _ in scan() if s in names] or names  # in range first; hidden ones may answer
+    except OSError:  # the radio is busy: try them all
+        cands = names
     reason = "no stored network in range"
     for ssid in cands:
         log.info("wifi: connecting to %s", ssid)
-        sta.connect(ssid, secret.get(_P + ssid))
+        try:
+            sta.connect(ssid, secret.get(_P + ssid, ""))
+        except OSError as e:
+            reason = "%s: %r" % (ssid, e)
+            continue
         t0 = time.ticks_ms()
         while sta.status() == network.STAT_CONNECTING:
             if time.ticks_diff(time.ticks_ms(), t0) > timeout * 1000:
@@ -100,14 +115,26 @@ def ip():
     return sta.ifconfig()[0]
 
 
-def ap_start(ssid, password=None):
+def ap_password(configured=None):
+    if configured == "":
+        return ""
+    if isinstance(configured, str) and 8 <= len(configured) <= 63:
+        return configured
+    import hashlib
+    import machine
+    from binascii import hexlify
+    return hexlify(hashlib.sha256(b"mipy-ap" + machine.unique_id()).digest()[:5]).decode()
+
+
+def ap_start(ssid, password):
     ap = network.WLAN(network.AP_IF)
     ap.active(True)
     if password:
         ap.config(essid=ssid, password=password, authmode=network.AUTH_WPA2_PSK)
+        log.info("wifi: access point %s on %s, password %s", ssid, ap.ifconfig()[0], password)
     else:
         ap.config(essid=ssid, authmode=network.AUTH_OPEN)
-    log.info("wifi: access point %s on %s", ssid, ap.ifconfig()[0])
+        log.warn("wifi: OPEN access point %s on %s: anyone in range can set the network", ssid, ap.ifconfig()[0])
     return ap.ifconfig()[0]
 
 
