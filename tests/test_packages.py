@@ -3,7 +3,6 @@ served over real HTTP, onto the virtual board (the real MicroPython unix port); 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -196,6 +195,15 @@ def test_same_files_and_bytes_as_mpremote_mip(standalone_board, fs, board_dir, i
     assert set(files_under(board_dir / "lib", skip_records=False)) - set(theirs) == {
         f"{name}.dist-info/{part}" for name in ("mipy_demo_sensor-0.2", "mipy_demo_util-1.0", "repo-0.3")
         for part in ("METADATA", "RECORD")}
+    # Source files into another folder: mpremote's --no-mpy --target against ours.
+    result = subprocess.run([str(BIN / "mpremote"), "connect", device, "mip", "install", "--index", server.url,
+                             "--no-mpy", "--target", "/src", "mipy-demo-sensor"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    mip.install(fs, ["mipy-demo-sensor"], index, target="/src", use_mpy=False)
+    theirs = files_under(mpremote_dir / "src")
+    assert set(theirs) == {"demo_sensor/__init__.py", "demo_sensor/core.py", "demo_util.py"}
+    assert files_under(board_dir / "src") == theirs
 
 
 def test_run_project_installs_the_packages_it_declares(board, board_dir, demo_index, tmp_path):
