@@ -136,6 +136,9 @@ class MainWindow(QMainWindow):
         # The Project menu and Run project (F6) come from the projects feature.
         from ide.ui.project_wizard import install_project_actions
         install_project_actions(self)
+        # The Board view dock (virtual board only: pins, inputs, Wi-Fi) and its View menu entry.
+        from ide.ui.board_view import install_board_view
+        install_board_view(self)
         self._build_help_menu()
         self.project_controller.sig_project_changed.connect(lambda _p: self._update_project_state())
         # Run project changed the board's files. Listing them would stop the program it just started, so the
