@@ -61,7 +61,7 @@ class BoardDrawing(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.state: dict | None = None
-        self.setMinimumSize(300, 500)
+        self.setMinimumSize(290, 500)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def set_state(self, state: dict | None) -> None:
@@ -76,12 +76,12 @@ class BoardDrawing(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         width = self.width()
-        board = QRectF(width / 2 - 110, 8, 220, 480)
+        board = QRectF(width / 2 - 135, 8, 270, 480)
         p.setPen(QPen(QColor("#0b2a4a"), 2))
         p.setBrush(QColor("#123f6e" if self.state else "#3a4654"))
         p.drawRoundedRect(board, 10, 10)
         # The ESP32-WROOM module: antenna and metal can.
-        module = QRectF(board.center().x() - 62, board.top() + 10, 124, 150)
+        module = QRectF(board.center().x() - 50, board.top() + 10, 100, 150)
         p.setPen(QPen(QColor("#222"), 1))
         p.setBrush(QColor("#1d1d1d"))
         p.drawRect(QRectF(module.left(), module.top(), module.width(), 34))
@@ -92,7 +92,7 @@ class BoardDrawing(QWidget):
         font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
         p.setFont(font)
         p.drawText(QRectF(module.left(), module.top() + 60, module.width(), 40), Qt.AlignmentFlag.AlignCenter,
-                   "ESP32-WROOM-32\nvirtual")
+                   "ESP32\nWROOM-32\nvirtual")
         pins = (self.state or {}).get("pins", {})
         inputs = (self.state or {}).get("inputs", {})
         for column, header in ((0, LEFT_HEADER), (1, RIGHT_HEADER)):
@@ -147,28 +147,28 @@ class BoardDrawing(QWidget):
         p.drawEllipse(centre, radius, radius)
         p.setPen(QColor("#e8eef5"))
         text = label + (f" {mode}" if mode and mode != "-" else "")
-        box = QRectF(centre.x() + 10, centre.y() - 9, 90, 18) if column == 0 else \
-            QRectF(centre.x() - 100, centre.y() - 9, 90, 18)
+        box = QRectF(centre.x() + 10, centre.y() - 9, 62, 18) if column == 0 else \
+            QRectF(centre.x() - 72, centre.y() - 9, 62, 18)
         align = Qt.AlignmentFlag.AlignLeft if column == 0 else Qt.AlignmentFlag.AlignRight
         p.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, text)
 
     @staticmethod
     def _draw_led(p: QPainter, centre: QPointF, brightness: float, colour: QColor, label: str) -> None:
         if brightness > 0:
-            glow = QRadialGradient(centre, 26)
+            glow = QRadialGradient(centre, 34)
             halo = QColor(colour)
             halo.setAlpha(int(200 * brightness))
             glow.setColorAt(0.0, halo)
             glow.setColorAt(1.0, QColor(colour.red(), colour.green(), colour.blue(), 0))
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QBrush(glow))
-            p.drawEllipse(centre, 26, 26)
+            p.drawEllipse(centre, 34, 34)
         body = QColor(colour) if brightness > 0 else QColor("#d8dde3")
         if brightness > 0:
             body = body.lighter(100 + int(60 * brightness))
         p.setPen(QPen(QColor("#222"), 1))
         p.setBrush(body)
-        p.drawRect(QRectF(centre.x() - 6, centre.y() - 4, 12, 8))
+        p.drawRoundedRect(QRectF(centre.x() - 8, centre.y() - 5, 16, 10), 2, 2)
         p.setPen(QColor("#e8eef5"))
         p.drawText(QRectF(centre.x() - 40, centre.y() + 6, 80, 16), Qt.AlignmentFlag.AlignCenter, label)
 
@@ -205,6 +205,7 @@ class BoardView(QWidget):
         input_row.addWidget(self.input_pin)
         for text, level in (("High", 1), ("Low", 0), ("Float", None)):
             button = QPushButton(text)
+            button.setMinimumWidth(10)
             button.clicked.connect(lambda _c=False, lv=level: self._apply(
                 lambda c: c.set_input(self.input_pin.currentData(), lv)))
             input_row.addWidget(button)
@@ -271,6 +272,7 @@ class BoardView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
