@@ -54,3 +54,24 @@ def test_one_click_blinks_the_led_and_the_inputs_reach_the_board(qtbot, tmp_path
         assert dock.isHidden()
     finally:
         window.shutdown()
+
+
+def test_the_wizard_offers_the_virtual_boards_networks(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, connect=False)
+    try:
+        qtbot.waitUntil(lambda: window.port_combo.currentData() == "virtual", timeout=5000)
+        wizard = window.project_controller.wizard_factory()
+        qtbot.addWidget(wizard)
+        wizard.show()
+        wizard.template_page.select("mqtt_sensor")
+        wizard.next()
+        wizard.project_page.name.setText("sensor1")
+        wizard.next()
+        page = wizard.network_page
+        assert wizard.currentPage() is page
+        assert (page.wifi_ssid.text(), page.wifi_password.text()) == ("VirtualWiFi", "micropython")
+        assert "VirtualCafe (open" in page.virtual_networks.text()
+        page.wifi_ssid.setText("VirtualCafe")
+        assert page.wifi_password.text() == ""
+    finally:
+        window.shutdown()

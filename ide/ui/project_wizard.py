@@ -128,6 +128,11 @@ class NetworkPage(QWizardPage):
         wifi_form = QFormLayout(wifi)
         wifi_form.addRow("Network name", self.wifi_ssid)
         wifi_form.addRow("Password", self.wifi_password)
+        self.virtual_networks = QLabel()  # filled when the wizard targets the virtual board
+        self.virtual_networks.setObjectName("wizard_virtual_networks")
+        self.virtual_networks.setWordWrap(True)
+        self.virtual_networks.setVisible(False)
+        wifi_form.addRow(self.virtual_networks)
         self.mqtt = QGroupBox("MQTT broker")
         self.mqtt_server = QLineEdit()
         self.mqtt_server.setPlaceholderText("192.168.1.10")
@@ -155,6 +160,24 @@ class NetworkPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         template = self.wizard().template_page.selected()
         self.mqtt.setVisible(bool(template and template.uses_mqtt))
+        self._offer_virtual_networks()
+
+    def _offer_virtual_networks(self) -> None:
+        """For the virtual board only its own networks are in range: offer them and fill in the first."""
+        combo = getattr(self.wizard().parent(), "port_combo", None)
+        if combo is None or combo.currentData() != "virtual" or self.virtual_networks.text():
+            return
+        from PyQt6.QtWidgets import QCompleter
+        from ide.board.virtual import wifi
+        by_name = {n.ssid: n for n in wifi.NETWORKS}
+        self.wifi_ssid.setCompleter(QCompleter(list(by_name), self.wifi_ssid))
+        self.wifi_ssid.textChanged.connect(
+            lambda text: text in by_name and self.wifi_password.setText(by_name[text].password))
+        if not self.wifi_ssid.text():
+            self.wifi_ssid.setText(wifi.recommended().ssid)
+        self.virtual_networks.setText("The virtual board's networks: " + "; ".join(
+            f"{n.ssid} ({n.security}{', password ' + n.password if n.password else ''})" for n in wifi.NETWORKS))
+        self.virtual_networks.setVisible(True)
 
     def validatePage(self) -> bool:  # noqa: N802
         return self.wizard().create()
