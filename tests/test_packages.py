@@ -240,7 +240,8 @@ def test_command_line_install_list_remove(demo_index, tmp_path):
 
     out = cli("mip", "install", "--index", server.url, "mipy-demo-sensor")
     assert "mipy-demo-util 1.0 (for mipy-demo-sensor)" in out and "3 files" not in out
-    assert "mipy-demo-sensor" in cli("mip", "list") and "mipy-demo-util" in cli("mip", "list")
+    listed = cli("mip", "list")
+    assert "mipy-demo-sensor" in listed and "mipy-demo-util" in listed
     assert "2 files removed" in cli("mip", "remove", "mipy-demo-sensor")
     assert "Doubles numbers" in cli("mip", "search", "--index", server.url, "--offline", "util")
 
