@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         exec(DIE_WITH_PARENT)
         from micropython_unix import run_main
         return run_main(["micropython"] + argv[1:])
+    if not argv:
+        # Plain "mipy-studio" opens the window: skip building the parser, which imports every command's module
+        # (network clients among them) and would delay the first frame.
+        return open_gui(argparse.Namespace(port=os.environ.get("MIPY_PORT") or None))
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
