@@ -90,7 +90,7 @@ def test_wizard_flashes_a_local_file_to_the_micropython_prompt(qtbot, chip, make
     wizard.options_page.erase_box.setChecked(True)
     assert firmware.name in wizard.options_page.summary.text()
     snapshot(wizard, "4-options")
-    flash_button = wizard.button(QWizard.WizardButton.CommitButton)
+    flash_button = wizard.button(QWizard.WizardButton.NextButton)
     assert flash_button.text() == "Flash"
     stages = []
     wizard.worker.sig_stage_changed.connect(stages.append)
@@ -174,7 +174,7 @@ def test_cancel_before_writing_leaves_the_board_unchanged(qtbot, chip, make_wiza
     assert wizard.firmware_page.file_radio.isChecked() and wizard.firmware_page.isComplete()
     click(qtbot, wizard, QWizard.WizardButton.NextButton)
     chip.set_boot_mode(False)          # the connection will hang in "connecting"
-    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
     qtbot.waitUntil(lambda: wizard.flashing_page.stage == "connecting", timeout=5_000)
     wizard.reject()                    # the Cancel button
     assert wizard.isVisible() and "before anything is written" in wizard.flashing_page.note.text()

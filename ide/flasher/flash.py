@@ -450,9 +450,15 @@ class _FlashJob:
         if self.keep_files and self.saved_files is None:
             self.enter(STAGE_SAVING_FILES)
             with _step(port, "saving the file system"):
-                fs_offset, fs_size = _filesystem_partition_on_board(esp, details)
+                try:
+                    fs_offset, fs_size = _filesystem_partition_on_board(esp, details)
+                except NoFileSystemRegion as nothing:
+                    log.info("There are no files to keep: %s.", nothing.reason)
+                    fs_offset = fs_size = 0
                 overlaps = offset < fs_offset + fs_size and fs_offset < offset + len(data)
-                if self.erase or overlaps or image.layout == LAYOUT_FULL_FLASH:
+                if not fs_size:
+                    pass
+                elif self.erase or overlaps or image.layout == LAYOUT_FULL_FLASH:
                     log.info("Saving the file system partition (%d KB at 0x%x) before writing.", fs_size // 1024,
                              fs_offset)
                     self.saved_files = (fs_offset, cmds.read_flash(esp, fs_offset, fs_size))

@@ -31,6 +31,8 @@ from ide.errors import Cancelled, MipyError
 from ide.explain import explain
 from ide.flasher import flash
 from ide.flasher.catalog import Catalog, FirmwareEntry, default_cache_dir, download_firmware, load_catalog
+from ide.flasher.esp_sim.local import SIMULATED_PORT, SIMULATED_PORT_LABEL, LocalSimulatedChip
+from ide.flasher.images import micropython_version_in
 from ide.ui.progress import ProgressThrottle
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ STAGE_TEXT = {
     STAGE_DOWNLOADING: "Downloading MicroPython…",
     flash.STAGE_CONNECTING: "Connecting to the board's bootloader…",
     flash.STAGE_CHECKING: "Checking the firmware against the chip…",
+    flash.STAGE_SAVING_FILES: "Saving your files (the file system partition)…",
+    flash.STAGE_RESTORING_FILES: "Putting your files back…",
     flash.STAGE_ERASING: "Erasing the whole flash…",
     flash.STAGE_WRITING: "Writing MicroPython…",
     flash.STAGE_VERIFYING: "Verifying what was written…",
@@ -68,6 +72,7 @@ class FlashPlan:
     firmware_path: Path | None       # a local file, or None to download ``catalog_entry``
     catalog_entry: FirmwareEntry | None
     erase: bool
+    keep_files: bool
     baud: int
     attempts: int
     confirm_timeout: float
@@ -78,6 +83,23 @@ class FlashOutcome:
     result: flash.FlashResult
     board_info: object               # ide.board.board.BoardInfo
     firmware_path: Path
+    uname: tuple = ()                # what the board's os.uname() said after boot
+    implementation: str = ""         # sys.implementation: "micropython 1.24.1"
+    image_version: str | None = None  # the release the written file announces in its banner
+
+
+# Asked of the board after boot: what it says it is, not what we wrote.
+# MicroPython's unix port (behind the virtual board) has no os.uname(): then only sys.implementation answers.
+BOARD_IDENTITY = ("(lambda os, sys: (tuple(os.uname()) if hasattr(os, 'uname') else (), sys.implementation.name, "
+                  "tuple(sys.implementation.version)))(__import__('os'), __import__('sys'))")
+
+
+def ask_board_identity(port: str) -> tuple[tuple, str]:
+    """``os.uname()`` and ``sys.implementation`` as the freshly booted board reports them."""
+    from ide.board.board import Board
+    with Board.open(port) as board:
+        uname, name, version = board.eval(BOARD_IDENTITY)
+    return tuple(uname), f"{name} {'.'.join(str(part) for part in version[:3])}"
 
 
 class _SignalLogHandler(logging.Handler):
@@ -152,14 +174,16 @@ class FlasherWorker(QObject):
                 path = download_firmware(plan.catalog_entry, progress=ProgressThrottle(self.sig_progress.emit),
                                          cancel=self.cancel)
             self.sig_log_line.emit(f"Firmware: {path} ({path.stat().st_size:,} bytes)")
-            result = flash.flash_firmware(plan.port, path, erase=plan.erase, baud=plan.baud, cancel=self.cancel,
-                                          attempts=plan.attempts, progress=ProgressThrottle(self.sig_progress.emit),
-                                          stage=enter)
-            self.sig_log_line.emit(f"Written and verified: {result.size:,} bytes at 0x{result.offset:x}, "
-                                   f"MD5 {result.md5}, {result.seconds:.1f} s in all.")
+            result = flash.flash_firmware(plan.port, path, erase=plan.erase, keep_files=plan.keep_files,
+                                          baud=plan.baud, cancel=self.cancel, attempts=plan.attempts,
+                                          progress=ProgressThrottle(self.sig_progress.emit), stage=enter)
+            self.sig_log_line.emit(f"{describe_write(result)} MD5 {result.md5}, {result.seconds:.1f} s in all.")
             enter(STAGE_STARTING)
             info = flash.confirm_micropython(plan.port, timeout=plan.confirm_timeout, cancel=self.cancel)
             self.sig_log_line.emit(f"MicroPython {info.version} answered: {info.machine}")
+            uname, implementation = ask_board_identity(plan.port)
+            self.sig_log_line.emit(f"The board says: os.uname() {uname or '(not available)'}, "
+                                   f"sys.implementation {implementation}")
         except Exception as error:
             self.sig_log_line.emit(f"Stopped: {error}")
             self.sig_flash_failed.emit(error, stage[0])
@@ -167,7 +191,25 @@ class FlasherWorker(QObject):
         finally:
             flasher_log.removeHandler(handler)
             flasher_log.setLevel(previous_level)
-        self.sig_flashed.emit(FlashOutcome(result, info, path))
+        self.sig_flashed.emit(FlashOutcome(result, info, path, uname, implementation,
+                                           micropython_version_in(path.read_bytes())))
+
+
+def describe_write(result: flash.FlashResult) -> str:
+    """One sentence on what the write did: all of it, only the changed sectors, or nothing."""
+    if result.unchanged:
+        text = f"The board already held this firmware at 0x{result.offset:x}: nothing was written, only verified."
+    elif result.sectors_written < result.sectors_total:
+        text = (f"Only what changed was written: {result.sectors_written} of {result.sectors_total} sectors at "
+                f"0x{result.offset:x}, verified.")
+    else:
+        text = f"Written and verified: {result.size:,} bytes at 0x{result.offset:x}."
+    if result.fell_back_from:
+        text += (f" The connection failed at {result.fell_back_from} baud, so the write finished at "
+                 f"{result.baud} baud.")
+    if result.files_kept:
+        text += " Your files were saved first and put back."
+    return text
 
 
 def _message_label(style: str) -> QLabel:
@@ -245,6 +287,8 @@ class PortPage(QWizardPage):
         for info in list_board_ports():
             if not info.is_virtual:   # the virtual board has no bootloader to flash
                 self.port_box.addItem(info.description, info.device)
+        # A simulated ESP32 the wizard starts itself: the whole path, from the bootloader to the prompt.
+        self.port_box.addItem(SIMULATED_PORT_LABEL, SIMULATED_PORT)
         self.port_box.blockSignals(False)
         if current:
             self.set_port(current)
@@ -266,7 +310,7 @@ class PortPage(QWizardPage):
 
     def validatePage(self) -> bool:  # noqa: N802
         details = self._wizard.details
-        if details is not None and details.port == self.port():
+        if details is not None and self._wizard.detected_choice == self.port():
             return True
         self._wizard.start_detect(self.port())
         return False
@@ -470,9 +514,13 @@ class OptionsPage(QWizardPage):
         self._wizard = wizard
         self.setTitle("Options")
         self.setSubTitle("Nothing has been written yet.")
-        self.setCommitPage(True)
-        self.setButtonText(QWizard.WizardButton.CommitButton, "Flash")
+        # Not a commit page: after a failed write, Back returns here with every choice kept.
+        self.setButtonText(QWizard.WizardButton.NextButton, "Flash")
         self.erase_box = QCheckBox("Erase the whole flash first")
+        self.keep_files_box = QCheckBox("Keep my files (the file system is saved before the erase and put back)")
+        self.keep_files_box.setContentsMargins(24, 0, 0, 0)
+        self.keep_files_box.setEnabled(False)
+        self.erase_box.toggled.connect(self.keep_files_box.setEnabled)
         erase_note = QLabel("Deletes every file on the board. Choose it when the board ran other firmware before "
                             "(Arduino, ESPHome…) or when MicroPython misbehaves; leave it off to keep your files.")
         erase_note.setWordWrap(True)
@@ -490,6 +538,7 @@ class OptionsPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.erase_box)
         layout.addWidget(erase_note)
+        layout.addWidget(self.keep_files_box)
         layout.addSpacing(10)
         layout.addLayout(form)
         layout.addSpacing(10)
@@ -531,11 +580,16 @@ class FlashingPage(QWizardPage):
         self.retry_button = QPushButton("Try again")
         self.retry_button.clicked.connect(self.start)
         self.retry_button.hide()
+        self.back_button = QPushButton("Back to the options")
+        self.back_button.setToolTip("Change the firmware or the options; the port and your choices are kept")
+        self.back_button.clicked.connect(self._back_to_options)
+        self.back_button.hide()
         self.slow_box = QCheckBox(f"at the slowest speed ({flash.ROM_BAUD} baud)")
         self.slow_box.hide()
         retry_row = QHBoxLayout()
         retry_row.addStretch(1)
         retry_row.addWidget(self.slow_box)
+        retry_row.addWidget(self.back_button)
         retry_row.addWidget(self.retry_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stage_label)
@@ -553,12 +607,23 @@ class FlashingPage(QWizardPage):
         self.succeeded = False
         self.running = True
         self.retry_button.hide()
+        self.back_button.hide()
         self.slow_box.hide()
         _show_message(self.error, None)
         _show_message(self.note, None)
         self.progress.setValue(0)
-        self.completeChanged.emit()
+        self._complete_changed()
         self._wizard.start_flash()
+
+    def _complete_changed(self) -> None:
+        self.completeChanged.emit()
+        # QWizard enables Back again on every completeChanged; while the board is being written it must stay off.
+        back = self._wizard.button(QWizard.WizardButton.BackButton)
+        back.setEnabled(not self.running)
+
+    def _back_to_options(self) -> None:
+        if not self.running:
+            self._wizard.back()
 
     def set_stage(self, stage: str) -> None:
         self.stage = stage
@@ -587,7 +652,7 @@ class FlashingPage(QWizardPage):
         self.progress.setRange(0, 100)
         self.progress.setValue(100)
         self.stage_label.setText(f"Done: MicroPython {outcome.board_info.version} is running.")
-        self.completeChanged.emit()
+        self._complete_changed()
 
     def failed(self, error: BaseException, stage: str) -> None:
         self.running = False
@@ -602,9 +667,10 @@ class FlashingPage(QWizardPage):
             state = "Nothing was written: the board is unchanged."
         _show_message(self.error, f"{explain(error)}\n\n{state}")
         self.retry_button.setVisible(not isinstance(error, Cancelled))
+        self.back_button.setVisible(True)
         self.slow_box.setVisible(self.retry_button.isVisible())
         self.slow_box.setChecked(stage in flash.WRITE_STAGES)
-        self.completeChanged.emit()
+        self._complete_changed()
 
     def isComplete(self) -> bool:  # noqa: N802
         return self.succeeded
@@ -654,10 +720,16 @@ class DonePage(QWizardPage):
         chip = outcome.result.chip
         self.setSubTitle(f"The board on {chip.port} answered at its >>> prompt.")
         self.headline.setText(f"MicroPython {info.version} is running on your {chip.chip.display_name}.")
-        self.details_label.setText(
-            f"Board: {info.machine}\nPort: {chip.port}\nFirmware: {outcome.firmware_path.name}, "
-            f"{outcome.result.size:,} bytes written at 0x{outcome.result.offset:x} in {outcome.result.seconds:.1f} s "
-            f"and verified.\nFree memory: {info.mem_free // 1024} KB. File system: {info.fs_free // 1024} KB free.")
+        uname = f"os.uname() = {', '.join(str(part) for part in outcome.uname)}; " if outcome.uname else ""
+        lines = [f"The board says: {uname}sys.implementation = {outcome.implementation}. Board: {info.machine}.",
+                 f"Port: {chip.port}",
+                 f"Firmware: {outcome.firmware_path.name}. {describe_write(outcome.result)} "
+                 f"({outcome.result.seconds:.1f} s)",
+                 f"Free memory: {info.mem_free // 1024} KB. File system: {info.fs_free // 1024} KB free."]
+        if outcome.image_version and outcome.image_version != info.version:
+            lines.append(f"Note: the file announces MicroPython {outcome.image_version}, but the board reports "
+                         f"{info.version}.")
+        self.details_label.setText("\n".join(lines))
 
 
 # --- the wizard -------------------------------------------------------------------------------------------------
@@ -680,7 +752,7 @@ class FlasherWizard(QWizard):
 
     def __init__(self, parent: QWidget | None = None, port: str | None = None, *, firmware: Path | str | None = None,
                  catalog: Catalog | None = None, connect_attempts: int = flash.DEFAULT_CONNECT_ATTEMPTS,
-                 confirm_timeout: float = flash.FIRMWARE_START_TIMEOUT_S):
+                 confirm_timeout: float = flash.FIRMWARE_START_TIMEOUT_S, simulated_chip_folder: Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Install MicroPython")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -688,8 +760,12 @@ class FlasherWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.setMinimumSize(640, 500)
         self.details: flash.ChipDetails | None = None
+        self.detected_choice = ""        # the port-list entry the details belong to
+        self.simulated_chip: LocalSimulatedChip | None = None
+        self.keep_simulated_chip = False # the REPL was asked for on it: it outlives the wizard
         self.outcome: FlashOutcome | None = None
         self.preset_firmware = Path(firmware) if firmware else None
+        self.simulated_chip_folder = simulated_chip_folder   # None: the user data folder
         self.connect_attempts = connect_attempts
         self.confirm_timeout = confirm_timeout
         self.catalog_cache_dir = default_cache_dir()
@@ -742,9 +818,18 @@ class FlasherWizard(QWizard):
             return
         self._busy = "detect"
         self.details = None
+        self.detected_choice = port
         self.worker.cancel.clear()
         self.port_page.set_detecting(True)
+        if port == SIMULATED_PORT:
+            port = self.start_simulated_chip()
         self._request_detect.emit(port, self.connect_attempts)
+
+    def start_simulated_chip(self) -> str:
+        """Start (once) the simulated ESP32 behind "Simulated ESP32 (no hardware)"; returns its device."""
+        if self.simulated_chip is None:
+            self.simulated_chip = LocalSimulatedChip(self.simulated_chip_folder)
+        return self.simulated_chip.start()
 
     def _on_detected(self, details: flash.ChipDetails) -> None:
         self._busy = ""
@@ -768,6 +853,8 @@ class FlasherWizard(QWizard):
         path, entry = self.firmware_page.choice()
         plan = FlashPlan(port=self.details.port, firmware_path=path, catalog_entry=entry,
                          erase=self.options_page.erase_box.isChecked(),
+                         keep_files=self.options_page.erase_box.isChecked()
+                         and self.options_page.keep_files_box.isChecked(),
                          baud=flash.ROM_BAUD if self.flashing_page.slow_box.isChecked()
                          else self.options_page.baud_box.currentData(),
                          attempts=self.connect_attempts, confirm_timeout=self.confirm_timeout)
@@ -816,6 +903,8 @@ class FlasherWizard(QWizard):
 
     def done(self, result: int) -> None:
         self._stop_thread()
+        if self.simulated_chip is not None and not self.keep_simulated_chip:
+            self.simulated_chip.stop()
         super().done(result)
 
     def _stop_thread(self) -> None:
@@ -827,6 +916,7 @@ class FlasherWizard(QWizard):
     # --- the done page's buttons --------------------------------------------------------------------------------
 
     def open_repl(self) -> None:
+        self.keep_simulated_chip = self.simulated_chip is not None
         self.sig_open_repl.emit(self.outcome.result.chip.port)
         self.accept()
 
