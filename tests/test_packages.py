@@ -281,3 +281,13 @@ def test_packages_dialog_lists_searches_installs_updates_and_removes(qtbot, tmp_
         assert window.wait_idle()
     finally:
         window.shutdown()
+
+
+def test_old_boards_get_source_where_the_index_has_no_mpy_for_them(index, demo_index):
+    _server, builder = demo_index
+    newest = index.resolve(["mipy-demo-sensor"], int(builder.mpy))
+    assert {p.variant for p in newest} == {builder.mpy}
+    for old in (5, None):  # MicroPython 1.12-1.18 (.mpy 5), and firmware older than sys.implementation.mpy
+        packages = index.resolve(["mipy-demo-sensor"], old)
+        assert {p.variant for p in packages} == {"py"}
+        assert all(f.path.endswith(".py") for p in packages for f in p.files)
