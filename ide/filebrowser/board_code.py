@@ -3,23 +3,42 @@
 It relies only on what ESP8266 and ESP32 firmware have: os, sys.stdin/stdout.buffer, micropython.kbd_intr, and
 optionally hashlib (sha256), binascii and deflate; each missing module has a fallback the host knows about.
 
-Wire protocol of an upload (host -> board), after the host started ``_mipy.put(tmp, wire_size, compressed)``:
-  board: ``\\x01\\x01``  two credits of one 128-byte window each (an ESP32's stdin ring buffer is 260 bytes; while
-         the flash stalls for an erase, at most two windows can wait in it without loss)
-  host:  window of <= 128 bytes (a length byte, then up to 127 bytes), for each credit it holds; a window of
-         length 0 cancels: the board removes the temporary file and prints "cancelled"
-  board: ``\\x01`` for every window taken out of the buffer: one more credit
-  board, at the end: the hash of the file as it now is on flash, then the REPL's end-of-output marker.
-Ctrl-C is disabled (kbd_intr(-1)) during the binary part, so 0x03 in the data is data.
+Wire protocol of an upload (host -> board), after the host started ``_mipy_fs.put(tmp, wire_size, compressed, ms)``.
+It is built so that the two sides cannot fall out of step, whatever fails:
+  board: opens the temporary file first; only then ``\x01\x01``: two credits of one 128-byte window each (an
+         ESP32's stdin ring buffer is 260 bytes; while the flash stalls for an erase, at most two windows can wait
+         in it without loss)
+  host:  a window for each credit it holds: a length byte, then that many bytes. Both sides know every window's
+         length in advance (127 bytes, the last one what is left), so the length byte is a check: a length byte
+         that is not the expected one is corruption, detected, and the board still knows where the window ends.
+         ``\x00\xff`` in place of a window is the host's TERMINATOR: it sends nothing after it. It ends an upload
+         the user cancelled, and it answers the board's STOP.
+  board: ``\x01`` for every window taken out of the buffer: one more credit.
+  board, at the end, one status:
+         ``\x06<hash>\n``  DONE: the hash of the file as it now is on flash
+         ``\x18\n``        CANCELLED: the host's terminator came instead of a window; the temporary file is gone
+         ``\x15``          STOP: something failed (the open, a write, a bad length byte, a bad deflate stream, the
+                            host silent for ``ms``). It grants no more credit, takes in exactly what the host sent
+                            up to its terminator (the windows in flight, at most two), removes the temporary file,
+                            and then says why: ``<errno> <exception type> <message>\n`` (type ``Corrupt``: a
+                            damaged length byte, worth a retry).
+  Then the code returns normally: the REPL's end-of-output markers and the raw prompt, the REPL as it was.
+Ctrl-C is disabled (kbd_intr(-1)) during the binary part, so 0x03 in the data is data. A byte from the board
+that is none of these (damaged on the way back) or a credit that never comes: the host sends its terminator,
+which the board, waiting at a window boundary, takes as the end; the host then retries.
 
-A download (board -> host) is length-framed: ``<size>\\n``, the raw bytes, then the hash of what was sent.
+A download (board -> host) is length-framed: ``<size>\n``, the raw bytes, then the hash of what was sent.
 """
 
 WINDOW = 128           # bytes on the wire per window: a length byte and up to 127 bytes of data
 WINDOW_DATA = WINDOW - 1
 CREDITS = 2
 ACK = b"\x01"
-CANCEL = b"\x00"      # a window of length 0
+TERMINATOR = b"\x00\xff"  # two bytes: a single damaged length byte cannot turn into it
+DONE = b"\x06"
+STOP = b"\x15"
+CANCELLED = b"\x18"
+CORRUPT = "Corrupt"     # the exception type a STOP names for a damaged length byte
 
 # Hash kinds the board may answer with: sha256 where hashlib has it (ESP32, ESP8266), else crc32 (binascii).
 HELPERS = r"""
@@ -68,66 +87,130 @@ class _mipy_fs:
         return c.hexof(h)
 
     class _Window(__import__('io').IOBase):
-        # A stream over stdin that hands out credits as it takes windows out of the UART buffer. Each window
-        # starts with its length byte; a length of 0 is the host cancelling.
-        def __init__(s, n):
-            s.left = n
-            s.i = __import__('sys').stdin.buffer
-            s.o = __import__('sys').stdout.buffer
-            s.got = 0
-            s.size = 0
-            s.aborted = False
+        # The host's windows as a stream (framing in the module docstring): a credit for every window taken
+        # out of the UART buffer; a length byte other than the expected one raises.
+        def __init__(s, n, t):
+            import sys
+            s.left = n  # data bytes after the current window
+            s.need = 0  # data bytes of the current window still to read
+            s.t = t
+            s.end = 0  # the host's terminator came
+            s.i = sys.stdin.buffer
+            s.o = sys.stdout.buffer
+            try:
+                try:
+                    import select
+                except ImportError:
+                    import uselect as select
+                s.p = select.poll()
+                s.p.register(sys.stdin, select.POLLIN)
+            except Exception:
+                s.p = None  # no poll on stdin here: reads wait as long as it takes
+        def wait(s, t):
+            return s.p is None or s.p.poll(t)
+        def header(s, t):
+            if not s.wait(t):
+                raise OSError(110)
+            h = s.i.read(1)[0]
+            if h == 0:
+                if not s.wait(t):
+                    raise OSError(110)
+                if s.i.read(1) == b'\xff':
+                    s.end = 1
+                    return 0
+                h = -1  # a damaged length byte that became 0; one data byte is gone
+            n = min(127, s.left)
+            s.left -= n
+            s.need = n - (1 if h < 0 else 0)
+            if h != n:
+                raise ValueError('Corrupt')
+            return n
         def read(s, m=-1):
-            if s.left <= 0:
-                return b''
-            if s.got == 0:
-                s.size = s.i.read(1)[0]
-                if s.size == 0:
-                    s.aborted = True
-                    s.left = 0
+            if s.need == 0:
+                if s.left <= 0 or s.end or not s.header(s.t):
                     return b''
-            n = s.size - s.got if m < 0 else min(m, s.size - s.got)
+            n = s.need if m < 0 else min(m, s.need)
             d = s.i.read(n)
-            s.left -= len(d)
-            s.got += len(d)
-            if s.got == s.size:
-                s.got = 0
+            s.need -= len(d)
+            if s.need == 0:
                 s.o.write(b'\x01')
             return d
         def readinto(s, b):
             d = s.read(len(b))
             b[:len(d)] = d
             return len(d)
+        def skip(s, n, t):
+            while n > 0 and s.wait(t):
+                n -= len(s.i.read(1))
+            return n == 0
+        def drain(s, t):
+            # After a STOP: take in what the host sent, up to its terminator, and nothing more.
+            if not s.skip(s.need, t):
+                return
+            s.need = 0
+            while not s.end:
+                try:
+                    s.header(t)
+                except ValueError:
+                    pass
+                except OSError:
+                    return
+                if not s.end and not s.skip(s.need, t):
+                    return
+                s.need = 0
 
     @classmethod
-    def put(c, tmp, n, compressed):
+    def put(c, tmp, n, compressed, t=10000):
         c.micropython.kbd_intr(-1)
-        w = c._Window(n)
+        w = c._Window(n, t)
+        o = w.o
+        f = None
+        e = None
+        r = 0
         try:
-            src = c._deflate.DeflateIO(w, c._deflate.RAW, 10) if compressed else w
-            w.o.write(b'\x01\x01')
-            with open(tmp, 'wb') as f:
+            try:
+                f = open(tmp, 'wb')
+                o.write(b'\x01\x01')
+                src = c._deflate.DeflateIO(w, c._deflate.RAW, 10) if compressed else w
                 while True:
+                    r = 1  # a failure while reading is the wire's (a damaged stream), not the file system's
                     d = src.read(512) if compressed else w.read()
+                    r = 0
                     if not d:
                         break
                     f.write(d)
-            while w.left > 0:
-                w.read()
-        except Exception:
-            if not w.aborted:
+                r = 1
+                while (w.left or w.need) and not w.end:
+                    w.read()
+                r = 0
+                f.close()
+                f = None
+            except Exception as x:
+                e = x
+                o.write(b'\x15')
+                w.drain(2000)  # ms of quiet: the host sends its terminator as soon as it reads STOP
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:
+                    pass
+            if e is not None or w.end:
                 try:
                     c.os.remove(tmp)
                 except OSError:
                     pass
-                raise
         finally:
             c.micropython.kbd_intr(3)
-        if w.aborted:
-            c.os.remove(tmp)
-            print('cancelled')
+        if e is not None:
+            m = e.args[0] if e.args else ''
+            k = type(e).__name__
+            if m == 'Corrupt' or (r and m != 110 and not isinstance(e, MemoryError)):
+                k = 'Corrupt'
+            o.write(('%d %s %s\n' % (m if isinstance(m, int) else -1, k, str(m).replace('\n', ' '))).encode())
+        elif w.end:
+            o.write(b'\x18\n')
         else:
-            print(c.file_hash(tmp))
+            o.write(b'\x06' + c.file_hash(tmp).encode() + b'\n')
 
     @classmethod
     def get(c, p):

@@ -81,6 +81,14 @@ def _packed_helpers() -> str:
             f"{DEFLATE_WBITS}).read())\n")
 
 
+class _WireDamaged(Exception):
+    """A byte of an upload was damaged or lost on the wire; the board kept nothing. Retried by ``write``."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(what)
+
+
 def _literal(text: str) -> str:
     """A Python string literal for code sent to the board (quotes, backslashes, non-ASCII all safe)."""
     return repr(text)
@@ -252,62 +260,105 @@ class BoardFS:
         expected = self._host_hash(data)
         for attempt in range(1, attempts + 1):
             try:
-                got = self._put(temporary, wire, compressed, len(data), progress, cancel)
-            except Cancelled:
-                raise  # the board removed the temporary file itself
+                got = self._put(path, temporary, wire, compressed, len(data), progress, cancel)
+            except _WireDamaged as damage:
+                got = damage.what  # the board removed the temporary file (or the next attempt overwrites it)
+            except (Cancelled, BoardFileError):
+                raise  # said in-band: the board removed the temporary file itself
             except BaseException:
                 self._discard(temporary)
                 raise
             if got == expected:
                 break
-            log.warning("hash mismatch writing %s (attempt %d): board %s, host %s", path, attempt, got, expected)
+            log.warning("damaged transfer writing %s (attempt %d): board %s, host %s", path, attempt, got,
+                        expected)
             if attempt == attempts:
                 self._discard(temporary)
                 raise TransferVerifyError(path, expected, got)
         self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})")
 
-    def _put(self, temporary: str, wire: bytes, compressed: bool, size: int, progress: Progress | None,
-             cancel: threading.Event | None) -> str:
-        link = self.board.start(f"_mipy_fs.put({_literal(temporary)}, {len(wire)}, {compressed})\n")
+    def _put(self, path: str, temporary: str, wire: bytes, compressed: bool, size: int,
+             progress: Progress | None, cancel: threading.Event | None) -> str:
+        """One attempt: the board's hash of the temporary file it wrote. Raises the board's in-band error, or
+        :class:`_WireDamaged` when a byte was damaged or lost on the way (the caller retries)."""
         timeout = self.board.timeout
+        link = self.board.start(f"_mipy_fs.put({_literal(temporary)}, {len(wire)}, {compressed}, "
+                                f"{int(timeout * 1000)})\n")
         credits = 0
         sent = 0
-        cancelled = False
+        ended = False      # our terminator is sent: nothing more goes to the board
+        damaged = ""       # what went wrong on the way, when something did
+        status = detail = b""
         if progress:
             progress(0, size)
         try:
-            while sent < len(wire) and not cancelled:
-                while credits == 0 or link.in_waiting():
-                    byte = link.read_exactly(1, timeout, "writing a file (waiting for the board)")
-                    if byte == board_code.ACK:
-                        credits += 1
-                    elif byte == END_OF_OUTPUT:
-                        # The board stopped early (full, or an error): its traceback follows.
-                        self._raise_board_failure(temporary)
-                    else:
-                        raise BoardError(f"unexpected byte {byte!r} from the board during a transfer")
-                if cancel is not None and cancel.is_set():
-                    # Cancel in-band, so the board leaves its binary mode cleanly and removes the temporary file.
-                    link.write(board_code.CANCEL)
-                    cancelled = True
-                    break
-                window = wire[sent:sent + board_code.WINDOW_DATA]
-                link.write(bytes([len(window)]) + window)
-                sent += len(window)
-                credits -= 1
-                if progress:
-                    progress(min(size, sent * size // max(1, len(wire))), size)
+            while not status:
+                if credits and sent < len(wire) and not ended and not link.in_waiting():
+                    if cancel is not None and cancel.is_set():
+                        link.write(board_code.TERMINATOR)  # in-band: the board removes the temporary file
+                        ended = True
+                        continue
+                    window = wire[sent:sent + board_code.WINDOW_DATA]
+                    link.write(bytes([len(window)]) + window)
+                    sent += len(window)
+                    credits -= 1
+                    if progress:
+                        progress(min(size, sent * size // max(1, len(wire))), size)
+                    continue
+                try:
+                    wait = timeout if sent < len(wire) or ended else max(timeout, len(wire) / 2000)
+                    byte = link.read_exactly(1, wait, "writing a file (waiting for the board)")
+                except BoardTimeoutError:
+                    if ended:
+                        raise
+                    # A credit lost on the way back: the board waits at a window boundary, where our terminator
+                    # ends the upload cleanly.
+                    link.write(board_code.TERMINATOR)
+                    ended, damaged = True, "a credit from the board was lost"
+                    continue
+                if byte == board_code.ACK:
+                    credits += 1
+                elif byte in (board_code.DONE, board_code.CANCELLED, board_code.STOP):
+                    if byte == board_code.STOP and not ended:
+                        link.write(board_code.TERMINATOR)  # the board takes in what we sent, up to this
+                        ended = True
+                    detail = link.read_until(b"\n", timeout + 3, "reading the board's answer")
+                    status = byte
+                elif byte == END_OF_OUTPUT:
+                    # Our helper itself failed (a traceback follows): windows in flight may sit in the REPL.
+                    self._raise_board_failure(path)
+                else:
+                    # Damaged on the way back. Our terminator ends the upload at the board's window boundary.
+                    if not ended:
+                        link.write(board_code.TERMINATOR)
+                        ended = True
+                    damaged = damaged or f"unexpected byte {byte!r} from the board"
+            self.board.finish(timeout)
         except (PortVanishedError, BoardTimeoutError):
             self.board.abandon()
             raise
-        answer = link.read_until(END_OF_OUTPUT, max(timeout, len(wire) / 2000), "verifying the file on the board")
-        stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
-        link.read_until(b">", timeout, "waiting for the raw prompt")
-        if stderr:
-            raise self._translate(parse_traceback(stderr.decode("utf-8", "replace")), temporary)
-        if cancelled:
-            raise Cancelled("upload")
-        return answer.replace(board_code.ACK, b"").decode().strip()
+        except DeviceTraceback as error:
+            raise self._translate(error, path) from error
+        if status == board_code.DONE:
+            return detail.decode("ascii", "replace").strip()
+        if status == board_code.CANCELLED:
+            if cancel is not None and cancel.is_set() and not damaged:
+                raise Cancelled("upload")
+            raise _WireDamaged(damaged or "the board saw the upload end early")
+        number, _, rest = detail.decode("utf-8", "replace").strip().partition(" ")
+        exc_type, _, message = rest.partition(" ")
+        if exc_type == board_code.CORRUPT:
+            raise _WireDamaged("a window's length byte arrived damaged")
+        if damaged:
+            raise _WireDamaged(damaged)
+        error = self._translate(DeviceTraceback(exc_type, message, None, None, detail.decode("utf-8", "replace"),
+                                                errno=int(number) if number.lstrip("-").isdigit() and
+                                                int(number) >= 0 else None), path)
+        if isinstance(error, BoardNoSpace):
+            raise BoardNoSpace(path, size, self.df()[1]) from None
+        if isinstance(error, BoardFileError):
+            raise error
+        raise BoardFileError(path, f"{exc_type}: {message}" if message else exc_type) from error
 
     def _raise_board_failure(self, path: str) -> None:
         link = self.board.transport
@@ -327,20 +378,39 @@ class BoardFS:
         except (BoardError, MipyError) as error:
             log.info("could not remove %s now (%s); it goes at the next connect", temporary, error)
 
-    def read(self, path: str, progress: Progress | None = None, cancel: threading.Event | None = None) -> bytes:
-        """Read a board file, verified against the board's hash of it."""
+    def read(self, path: str, progress: Progress | None = None, cancel: threading.Event | None = None,
+             attempts: int = 2) -> bytes:
+        """Read a board file, verified against the board's hash of it. A byte damaged or lost on the way is
+        retried up to ``attempts`` times in all; then :class:`TransferVerifyError`."""
         path = normalise(path)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._get(path, progress, cancel)
+            except _WireDamaged as damage:
+                log.warning("damaged transfer reading %s (attempt %d): %s", path, attempt, damage.what)
+                if attempt == attempts:
+                    raise TransferVerifyError(path, "", damage.what) from None
+            except TransferVerifyError as error:
+                log.warning("hash mismatch reading %s (attempt %d): %s", path, attempt, error)
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _get(self, path: str, progress: Progress | None, cancel: threading.Event | None) -> bytes:
         if self.hash_kind is None:
             self._ensure_helpers()
         link = self.board.start(f"_mipy_fs.get({_literal(path)})\n")
         timeout = self.board.timeout
         header = link.read_until(b"\n", timeout, "reading a file")
-        if header.endswith(END_OF_OUTPUT) or END_OF_OUTPUT in header:
+        if END_OF_OUTPUT in header:
             link.unread(header[header.index(END_OF_OUTPUT) + 1:] + b"\n")
             stderr = link.read_until(END_OF_OUTPUT, timeout, "reading error output")
             link.read_until(b">", timeout, "waiting for the raw prompt")
             error = self._translate(parse_traceback(stderr.decode("utf-8", "replace")), path)
             raise error
+        if not header.strip().isdigit():
+            self.board.abandon()  # the next command's Ctrl-C stops the board's sending
+            raise _WireDamaged(f"the file's length arrived damaged ({header[:20]!r})")
         size = int(header)
         data = bytearray()
         if progress:
@@ -358,17 +428,23 @@ class BoardFS:
                     link.unread(chunk[need:])
                 if progress:
                     progress(len(data), size)
-        except (Cancelled, PortVanishedError, BoardTimeoutError):
+            digest = link.read_until(END_OF_OUTPUT, timeout, "reading the file's hash").decode("ascii", "replace")
+            link.read_until(END_OF_OUTPUT, timeout, "reading error output")
+            link.read_until(b">", timeout, "waiting for the raw prompt")
+        except BoardTimeoutError:
+            self.board.abandon()
+            if data:
+                # The board was sending: bytes were lost on the way, and we waited for ones that never come.
+                raise _WireDamaged(f"bytes lost after {len(data)} of {size}") from None
+            raise
+        except (Cancelled, PortVanishedError):
             self.board.abandon()
             raise
-        digest = link.read_until(END_OF_OUTPUT, timeout, "reading the file's hash").decode().strip()
-        link.read_until(END_OF_OUTPUT, timeout, "reading error output")
-        link.read_until(b">", timeout, "waiting for the raw prompt")
         if self.hash_kind is None:
             self._ensure_helpers()
         expected = self._host_hash(bytes(data))
-        if digest != expected:
-            raise TransferVerifyError(path, digest, expected)
+        if digest.strip() != expected:
+            raise TransferVerifyError(path, digest.strip(), expected)
         return bytes(data)
 
     # --- files and folders between host and board ----------------------------------------------------------
