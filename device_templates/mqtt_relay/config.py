@@ -9,3 +9,4 @@ relay_active_high = True
 button_pin = 0          # BOOT button: toggles the relay locally
 watchdog_s = 30
 act_on_retained = False  # True: also obey a retained <topic>/relay/set (replayed by the broker at each connect)
+ota = True             # updates over the air through the broker (mipy-studio ota); key from the USB deploy

@@ -11,3 +11,4 @@ sensor = "adc"           # "adc" (pin adc_pin) or "dht22" (pin dht_pin)
 adc_pin = 34
 dht_pin = 4
 watchdog_s = 30
+ota = True             # updates over the air through the broker (mipy-studio ota); key from the USB deploy

@@ -96,6 +96,8 @@ def deploy(board: Board, project: Project, progress: Progress | None = None, can
     phase("uploading")
     synced = sync_build(fs, build, project.name, progress, cancel, on_file)
     seconds["uploading"] = time.monotonic() - started
+    from ide.project.ota import give_board_key
+    give_board_key(board, fs, project, build, target)  # updates over the air: this board's key, at its first deploy
     return RunReport(target, build, synced, seconds, packages)
 
 
