@@ -3,7 +3,7 @@
 
 The board needs no network: this computer fetches (see :mod:`ide.packages.index`) and copies, as
 ``mpremote mip install`` does. Each package is recorded in ``<lib>/<name>-<version>.dist-info/`` (``METADATA``
-and ``RECORD``, the wheel convention Thonny's package manager reads too), written after its files, so a
+and ``RECORD``, the wheel convention, which Thonny's pipkin also keeps), written after its files, so a
 package with a record is complete; listing, updating and removing read the records. Files put on the board by
 other tools carry no record and are left alone.
 """
