@@ -277,3 +277,36 @@ def test_backup_and_restore_from_the_window(qtbot, tmp_path):
         assert "Restored 1 files" in window.statusBar().currentMessage()
     finally:
         window.shutdown()
+
+
+def _needs_output_faults():
+    # Board-to-host faults are hooks the lead adds to VirtualBoard (the names test_board_fs.py uses).
+    from ide.board.virtual import VirtualBoard
+    if not hasattr(VirtualBoard, "corrupt_output_byte"):
+        pytest.skip("board-to-host fault hooks not landed in ide/board/virtual (lead)")
+
+
+def test_a_download_damaged_on_the_wire_is_read_again(make_board, board_dir, tmp_path):
+    _needs_output_faults()
+    populate(board_dir)
+    board = make_board()
+    fs = BoardFS(board)
+    fs.df()
+    board.virtual_board.corrupt_output_byte(4000)  # inside the files' bytes
+    report = backup.backup_files(fs, tmp_path / "b.zip")
+    assert backup.read_backup(report.path).files == {"/" + rel: data for rel, data in TREE.items()}
+
+
+def test_board_going_silent_mid_download_leaves_the_old_backup(make_board, board_dir, tmp_path):
+    _needs_output_faults()
+    populate(board_dir)
+    zip_path = tmp_path / "b.zip"
+    zip_path.write_bytes(b"yesterday's backup")
+    board = make_board()
+    fs = BoardFS(board)
+    fs.df()
+    board.virtual_board.disconnect_output_after(5000)
+    with pytest.raises(BoardError):
+        backup.backup_files(fs, zip_path)
+    assert zip_path.read_bytes() == b"yesterday's backup"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["b.zip"]
