@@ -73,3 +73,43 @@ def micropython_32bit() -> Path:
             raise RuntimeError(f"building the 32-bit MicroPython failed: {result.stderr.strip()[-2000:]}")
         os.replace(partial, target)
     return target
+
+
+def unittest_package() -> Path | None:
+    """micropython-lib's unittest, which run-tests needs on the board for the tests written with it (on a real
+    board: `mpremote mip install unittest`)."""
+    peers = peers_dir()
+    path = peers and peers / "micropython-src" / "lib" / "micropython-lib" / "python-stdlib" / "unittest" / "unittest"
+    return path if path and path.is_dir() else None
+
+
+def run_tests(test_dir: str = "basics", device: str | None = None, interpreter: Path | None = None,
+              files: list[str] | None = None, timeout: float = 1800) -> dict[str, str]:
+    """Run MicroPython's own test runner, unmodified: on a device (``-t DEVICE``, over its serial line with
+    pyboard.py, as MicroPython's CI tests a real ESP32) or on a bare interpreter (the baseline).
+    Returns {"basics/x.py": "pass" | "fail" | "skip"}. Raises RuntimeError when the runner itself fails."""
+    import json
+    import tempfile
+
+    peers = peers_dir()
+    if peers is None:
+        raise RuntimeError("no copy of ../shared/peers on this machine")
+    tests = peers / "micropython" / "tests"
+    with tempfile.TemporaryDirectory(prefix="mipy-run-tests-") as results:
+        command = [sys.executable, "run-tests.py", "-r", results]
+        env = dict(os.environ)
+        if device:
+            command += ["-t", device]
+        else:
+            env["MICROPY_MICROPYTHON"] = str(interpreter)
+            unittest = unittest_package()
+            if unittest is not None:
+                env["MICROPYPATH"] = str(unittest.parent)
+                command.append("--keep-path")
+        command += files if files else ["-d", test_dir]
+        result = subprocess.run(command, cwd=tests, env=env, capture_output=True, text=True, timeout=timeout)
+        report = Path(results) / "_results.json"
+        if not report.is_file():
+            raise RuntimeError(f"run-tests.py ended without results (exit {result.returncode}):\n"
+                               f"{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+        return {entry[0]: entry[1] for entry in json.loads(report.read_text())["results"]}

@@ -55,7 +55,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baud", dest="vb_baud", type=int, default=115200,
                         help="wire speed to emulate; 0 = unlimited (default 115200)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency each way, in milliseconds")
-    parser.add_argument("--rx-buffer", type=int, default=256, help="UART receive buffer in bytes; 0 = unbounded")
+    parser.add_argument("--rx-buffer", type=int, default=260,
+                        help="UART receive buffer in bytes (an ESP32 has 260); 0 = unbounded")
     parser.add_argument("--flash-model", action="store_true", help="pace file writes like an ESP32's flash")
     parser.add_argument("--heap", type=int, help="heap size in bytes (default: an ESP32's, 160 KB)")
     parser.set_defaults(handler=cmd_virtual_board)

@@ -41,11 +41,12 @@ from typing import Callable
 
 import platformdirs
 
+from ide.board.virtual.output import RAW_MARKER, Cooker, OutputSplitter
 from ide.errors import VirtualBoardError, VirtualBoardUnavailable
 
 log = logging.getLogger(__name__)
 
-SHIMS_DIR = Path(__file__).with_name("virtual_shims")
+SHIMS_DIR = Path(__file__).resolve().parent.parent / "virtual_shims"
 START_SCRIPT = SHIMS_DIR / "_vb_start.py"
 
 VIRTUAL_PORT_NAME = "virtual"
@@ -79,6 +80,10 @@ SIGINT_SPACING_S = 0.05
 DEFAULT_HEAP = 160 * 1024
 # The "vfs" partition of a 4 MB ESP32 MicroPython build.
 DEFAULT_FS_SIZE = 2 * 1024 * 1024
+# The ESP32's UART interrupt moves received bytes into a 260-byte ring buffer (ports/esp32/mphalport.c,
+# stdin_ringbuf_array[260]) and drops what does not fit. Raw-paste mode relies on it: the board grants two
+# 128-byte windows and the host may follow them with the end-of-data byte, 257 bytes unread at worst.
+ESP32_STDIN_BUFFER = 260
 # Output the host does not read for this long is dropped, as a USB-serial chip drops what nobody reads.
 UNREAD_OUTPUT_DROP_S = 1.0
 
@@ -180,7 +185,7 @@ class VirtualBoardConfig:
     root_dir: Path | None = None
     baud: int = 115200
     latency_s: float = 0.0
-    rx_buffer: int = 256
+    rx_buffer: int = ESP32_STDIN_BUFFER
     flash_model: bool = False
     heap_size: int = DEFAULT_HEAP
     fs_size: int = DEFAULT_FS_SIZE
@@ -266,6 +271,8 @@ class VirtualBoard:
         self._to_host = _Wire(self.config.baud, self.config.latency_s)
         self._host_backlog = bytearray()
         self._host_backlog_since = 0.0
+        self._splitter = OutputSplitter()
+        self._cooker = Cooker()
         self._raw_mode = False
         self._output_tail = b""
         self._quiet_boot = False
@@ -465,9 +472,12 @@ class VirtualBoard:
         self._raw_mode = raw
         self._boot_phase = "boot"
         self._boot_hold = b""
+        self._splitter.reset()
+        self._cooker.reset()
         args = {"root": str(self.root_dir.resolve()), "shims": str(self._shims_dir), "state": str(self.state_dir),
                 "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.config.fs_size,
-                "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL}
+                "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL,
+                "raw_marker": RAW_MARKER.decode("latin-1")}
         for fd in (self._go_read, self._go_write):
             if fd >= 0:
                 os.close(fd)
@@ -710,7 +720,7 @@ class VirtualBoard:
                 return
             if not data:
                 return
-            self._emit(self._filter_output(data))
+            self._emit(self._board_output(data))
 
     def _read_board(self, now: float) -> None:
         if self._board_master < 0 or self._to_host.pending_bytes() >= 256:
@@ -721,7 +731,15 @@ class VirtualBoard:
             data = os.read(self._board_master, 256)
         except OSError:
             return
-        self._emit(self._filter_output(data))
+        self._emit(self._board_output(data))
+
+    def _board_output(self, data: bytes) -> bytes:
+        """The interpreter's output as the chip's UART sends it: framed binary as is, text through the boot filter
+        and cooked (output.py)."""
+        out = bytearray()
+        for kind, piece in self._splitter.feed(data):
+            out += piece if kind == "raw" else self._cooker.cook(self._filter_output(piece))
+        return bytes(out)
 
     def _filter_output(self, data: bytes) -> bytes:
         """Watch the interpreter's output: replace the unix banner after a reset, and track raw REPL mode."""

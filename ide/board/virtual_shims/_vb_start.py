@@ -184,6 +184,56 @@ class _VbRootFs:
         return ""
 
 
+def _vb_install_stdio(sys, marker):
+    # A chip cooks text (print, sys.stdout.write, tracebacks: every "\n" leaves as "\r\n",
+    # shared/runtime/sys_stdio_mphal.c and stdout_helpers.c) but sends sys.stdout.buffer.write() bytes as they are.
+    # The unix port writes both to fd 1 unchanged, so the host cannot tell them apart. sys.stdout.buffer becomes
+    # a writer that frames its bytes (marker, 2-byte length, data): the host passes framed bytes through and cooks
+    # everything else. `import sys` finds sys.modules first, so a proxy there is what programs see as sys.
+    import io
+
+    real_buffer = sys.stdout.buffer
+
+    # IOBase subclasses are streams: print(file=...) and json.dump() can write through them, as through the real ones.
+    class RawWriter(io.IOBase):
+        def write(self, data):
+            n = len(data)
+            view = memoryview(data)
+            at = 0
+            while at < n:
+                size = min(n - at, 0xFFFF)
+                real_buffer.write(marker + bytes((size >> 8, size & 0xFF)))
+                real_buffer.write(view[at:at + size])
+                at += size
+            return n
+
+        def flush(self):
+            pass
+
+        def __getattr__(self, name):
+            return getattr(real_buffer, name)
+
+    class Stdout(io.IOBase):
+        buffer = RawWriter()
+
+        def write(self, text):
+            return sys.stdout.write(text)
+
+        def __getattr__(self, name):
+            return getattr(sys.stdout, name)
+
+    class Sys:
+        stdout = Stdout()
+
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+        def __setattr__(self, name, value):
+            setattr(sys, name, value)
+
+    sys.modules["sys"] = Sys()
+
+
 def _vb_boot(main_globals):
     import sys
     import json
@@ -191,6 +241,8 @@ def _vb_boot(main_globals):
     import vfs
 
     args = json.load(open(sys.argv[1]))
+    if args.get("raw_marker"):
+        _vb_install_stdio(sys, args["raw_marker"].encode())
     # Opened before "/" is replaced: the host's end of the control channel (hard reset, deep sleep requests).
     control = open("/dev/fd/%d" % args["control_fd"], "w")
     go = open("/dev/fd/%d" % args["go_fd"], "rb")
@@ -248,4 +300,4 @@ def _vb_boot(main_globals):
 
 
 _vb_boot(globals())
-del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile
+del _vb_boot, _vb_install_stdio, _vb_normalise, _VbRootFs, _VbFlashFile
