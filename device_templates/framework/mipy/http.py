@@ -141,23 +141,24 @@ class Server:
                 self._conns.remove(idle[0])
             else:
                 me = None  # every slot is busy answering: this one waits for nothing
-        if me:
-            self._conns.append(me)
-            try:
+        try:
+            if me:
+                self._conns.append(me)
                 await asyncio.wait_for(self._serve(r, w, me), self.timeout)
-            except asyncio.TimeoutError:
-                try:
-                    await self._respond(w, 408)
-                except Exception:
-                    pass
-            except Exception as e:  # CancelledError (dropped) is a BaseException: it goes past here
-                log.debug("http: %r", e)
-            finally:
-                if me in self._conns:
-                    self._conns.remove(me)
-                w.close()
-        else:
-            w.close()
+        except asyncio.TimeoutError:
+            try:
+                await self._respond(w, 408)
+            except Exception:
+                pass
+        except Exception as e:  # CancelledError (dropped for a newer one) is a BaseException: it goes past here
+            log.debug("http: %r", e)
+        finally:
+            if me in self._conns:
+                self._conns.remove(me)
+            try:
+                await w.wait_closed()  # MicroPython's close() does nothing; this closes the socket
+            except Exception:
+                pass
 
     async def _respond(self, w, status, body=b"", ctype="text/plain", headers=None):
         if isinstance(body, str):

@@ -87,7 +87,7 @@ class MQTT:
                 log.warn("mqtt: %s", repr(e))
             if self.connected:
                 delay = self.backoff[0]
-            self._close()
+            await self._close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
 
@@ -105,11 +105,11 @@ class MQTT:
             body += _str(t) + bytes((q,))
         self._send(_packet(0x82, body))
 
-    def _close(self):
+    async def _close(self):
         self.connected = False
         if self._w:
             try:
-                self._w.close()
+                await self._w.wait_closed()  # MicroPython's close() does nothing: without this, a socket per retry
             except Exception:
                 pass
             self._w = None
