@@ -13,7 +13,9 @@
   #define AppVersion "0.1.0"
 #endif
 #define AppName "MiPy Studio"
-#define AppExe "mipy-studio.exe"
+#define AppExe "MiPy Studio.exe"
+; The console build, on PATH: `mipy-studio ports` in a terminal (the windowed AppExe has no stdout).
+#define CliExe "mipy-studio.exe"
 
 [Setup]
 AppId={{6F2B8E4A-5C1D-4B7E-9A0F-3D2C1B4E5F60}
@@ -43,7 +45,7 @@ Name: "english"; MessagesFile: "compiler:Default.isl"
 
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
-Name: "addtopath"; Description: "Add mipy-studio-cli to PATH (command line)"; GroupDescription: "Command line:"; Flags: unchecked
+Name: "addtopath"; Description: "Add the mipy-studio command to PATH"; GroupDescription: "Command line:"
 
 [Files]
 Source: "..\..\dist\mipy-studio\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
@@ -56,7 +58,7 @@ Name: "{group}\{cm:UninstallProgram,{#AppName}}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
 
 [Registry]
-; Per-user PATH entry for mipy-studio-cli.exe (removed again on uninstall).
+; Per-user PATH entry for {#CliExe} (removed again on uninstall).
 Root: HKCU; Subkey: "Environment"; ValueType: expandsz; ValueName: "Path"; ValueData: "{olddata};{app}"; \
     Tasks: addtopath; Check: NeedsAddPath(ExpandConstant('{app}'))
 
