@@ -25,12 +25,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/mipy-studio
 
-# What the end-to-end tests drive besides Python: a real browser (Debian's chromium) for the web templates.
+# What the end-to-end tests drive besides Python: a real browser (Debian's chromium) for the web templates, and
+# the MQTT broker users run (Debian's mosquitto).
 # Quick when present; installed with apt-get where we may (CI runs as root); the browser test skips otherwise.
 system-test-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		{ apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
 		|| echo "chromium not installed: the browser test will be skipped"; }
+	@{ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1 && { apt-get install -y -qq mosquitto >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq mosquitto; }; } \
+		|| echo "mosquitto not installed: the Mosquitto tests will be skipped"; }
 
 test: $(STAMP) system-test-deps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider

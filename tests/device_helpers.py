@@ -57,9 +57,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def compile_tree(src: Path, dst: Path, keep_source=()) -> None:
+def compile_tree(src: Path, dst: Path, keep_source=(), only: str = "*") -> None:
     """Copy src to dst, compiling every .py to .mpy with mpy-cross except those named in keep_source."""
-    for p in src.rglob("*"):
+    for p in src.rglob(only):
         rel = p.relative_to(src)
         if p.is_dir() or "__pycache__" in rel.parts:
             continue

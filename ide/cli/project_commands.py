@@ -12,7 +12,8 @@ from pathlib import Path
 from ide.board.board import Board
 from ide.cli import require_port
 from ide.project.build import HOST_TARGET, MpyTarget, build_project
-from ide.project.new_project import ProjectSettings, create_project
+from ide.project.heap_budget import check as check_heap
+from ide.project.new_project import ProjectSettings, ap_password_of, create_project
 from ide.project.project import BOARD_TYPES, load_project
 from ide.project.run_project import deploy, follow_output, run_project
 from ide.project.templates import get_template, list_templates
@@ -73,6 +74,11 @@ def cmd_new(args: argparse.Namespace) -> int:
                                mqtt_port=args.mqtt_port, mqtt_user=args.mqtt_user, mqtt_password=args.mqtt_password)
     project = create_project(get_template(args.template), args.dir, settings)
     print(f"created {project.root} from '{args.template}'")
+    verdict = check_heap(get_template(args.template), args.board)
+    if verdict is not None:
+        print(verdict.describe())
+    if ap_password_of(project.root):
+        print(f"set-up access point password (in config.py): {ap_password_of(project.root)}")
     if not args.wifi_ssid and "wifi" in get_template(args.template).framework:
         print("no Wi-Fi given: the board opens its set-up access point, or add wifi.json to the project")
     return 0

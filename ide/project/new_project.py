@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -26,6 +27,14 @@ BOARD_PIN_DEFAULTS = {
     "esp32": {},
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+# The set-up access point's WPA2 password (8 to 63 characters): letters and digits a person can read off the
+# screen and type on a phone without confusing 0/O or 1/l/I.
+AP_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+AP_PASSWORD_LENGTH = 12
+
+
+def generate_ap_password() -> str:
+    return "".join(secrets.choice(AP_PASSWORD_ALPHABET) for _ in range(AP_PASSWORD_LENGTH))
 
 
 @dataclasses.dataclass
@@ -40,6 +49,7 @@ class ProjectSettings:
     mqtt_port: int = 1883
     mqtt_user: str = ""
     mqtt_password: str = ""
+    ap_password: str | None = None  # the set-up access point's: None generates one, "" leaves it open
     extra: dict = dataclasses.field(default_factory=dict)  # more config.py values, verbatim
 
     def validate(self) -> None:
@@ -56,6 +66,9 @@ class ProjectSettings:
             raise ProjectConfigError("wifi_ssid", "a Wi-Fi password was given without the network name")
         if not 0 < int(self.mqtt_port) < 65536:
             raise ProjectConfigError("mqtt_port", "must be between 1 and 65535")
+        if self.ap_password and not 8 <= len(self.ap_password) <= 63:
+            raise ProjectConfigError("ap_password", "a WPA2 password has 8 to 63 characters (empty: an open "
+                                     "access point)")
 
 
 def set_config_values(text: str, values: dict) -> str:
@@ -94,6 +107,8 @@ def config_values(template: Template, settings: ProjectSettings, current: dict) 
     for name, pin in BOARD_PIN_DEFAULTS.get(settings.board, {}).items():
         if name in current:
             values[name] = pin
+    if template.uses_wifi:  # the set-up portal's access point: never open unless asked for
+        values["ap_password"] = generate_ap_password() if settings.ap_password is None else settings.ap_password
     if template.uses_mqtt:
         if settings.mqtt_server:
             values["mqtt_server"] = settings.mqtt_server
@@ -101,6 +116,16 @@ def config_values(template: Template, settings: ProjectSettings, current: dict) 
         values["mqtt_user"] = settings.mqtt_user or None
     values.update(settings.extra)
     return values
+
+
+def ap_password_of(project_root: Path | str) -> str | None:
+    """The set-up access point's password in a project's config.py ("" when open; None when the project sets
+    none, and the board derives one from its chip id and prints it in its log)."""
+    try:
+        value = _literal_assignments((Path(project_root) / "config.py").read_text(encoding="utf-8")).get("ap_password")
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _literal_assignments(text: str) -> dict:

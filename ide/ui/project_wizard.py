@@ -13,17 +13,19 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QLineEdit,
                              QListWidget, QListWidgetItem, QPushButton, QSpinBox, QTextBrowser, QVBoxLayout,
                              QWidget, QWizard, QWizardPage)
 
 from ide.errors import Cancelled, MipyError
 from ide.explain import explain
 from ide.project.errors import BuildSyntaxError
-from ide.project.new_project import ProjectSettings, create_project
+from ide.project.heap_budget import check as check_heap
+from ide.project.new_project import ProjectSettings, ap_password_of, create_project, generate_ap_password
 from ide.project.project import BOARD_TYPES, BUILD_DIR, Project, load_project
 from ide.project.run_project import deploy, run_project
-from ide.project.templates import Template, list_templates
+from ide.project.templates import FRAMEWORK_PACKAGE, Template, list_templates
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +97,27 @@ class ProjectPage(QWizardPage):
         form.addRow("Device name", self.name)
         form.addRow("Project folder", row)
         form.addRow("Board", self.board)
+        self.heap_note = QLabel()
+        self.heap_note.setObjectName("heap_note")
+        self.heap_note.setWordWrap(True)
+        form.addRow(self.heap_note)
+        self.board.currentIndexChanged.connect(lambda _i: self._show_heap())
         self._folder_edited = False
         self.folder.textEdited.connect(lambda _t: setattr(self, "_folder_edited", True))
         self.name.textChanged.connect(self._name_changed)
         self.name.textChanged.connect(self.completeChanged)
         self.folder.textChanged.connect(self.completeChanged)
+
+    def initializePage(self) -> None:  # noqa: N802
+        self._show_heap()
+
+    def _show_heap(self) -> None:
+        """Before anything is created or uploaded: whether the template fits the chosen chip (bench/heap.py)."""
+        wizard = self.wizard()
+        template = wizard.template_page.selected() if wizard else None
+        verdict = check_heap(template, self.board.currentData()) if template else None
+        self.heap_note.setText(verdict.describe() if verdict else "")
+        self.heap_note.setStyleSheet("" if verdict is None or verdict.comfortable else "color: #c0392b")
 
     def _name_changed(self, text: str) -> None:
         if not self._folder_edited:
@@ -128,6 +146,14 @@ class NetworkPage(QWizardPage):
         wifi_form = QFormLayout(wifi)
         wifi_form.addRow("Network name", self.wifi_ssid)
         wifi_form.addRow("Password", self.wifi_password)
+        # The board's own set-up access point (when no stored network answers): WPA2 with this password, which
+        # goes into config.py and is printed in the board's log at boot.
+        self.ap_password = QLineEdit(generate_ap_password())
+        self.ap_password.setObjectName("ap_password")
+        self.ap_open = QCheckBox("Open set-up access point (anyone in range could choose the board's network)")
+        self.ap_open.toggled.connect(lambda open_: self.ap_password.setEnabled(not open_))
+        wifi_form.addRow("Set-up access point password", self.ap_password)
+        wifi_form.addRow(self.ap_open)
         self.virtual_networks = QLabel()  # filled when the wizard targets the virtual board
         self.virtual_networks.setObjectName("wizard_virtual_networks")
         self.virtual_networks.setWordWrap(True)
@@ -202,7 +228,8 @@ class ProjectWizard(QWizard):
         return ProjectSettings(name=p.name.text().strip(), board=p.board.currentData(),
                                wifi_ssid=n.wifi_ssid.text().strip(), wifi_password=n.wifi_password.text(),
                                mqtt_server=n.mqtt_server.text().strip(), mqtt_port=n.mqtt_port.value(),
-                               mqtt_user=n.mqtt_user.text().strip(), mqtt_password=n.mqtt_password.text())
+                               mqtt_user=n.mqtt_user.text().strip(), mqtt_password=n.mqtt_password.text(),
+                               ap_password="" if n.ap_open.isChecked() else (n.ap_password.text() or None))
 
     def create(self) -> bool:
         """Create the project; on a problem, say what it is on the page and stay there."""
@@ -217,6 +244,19 @@ class ProjectWizard(QWizard):
 
 
 # --- the Project menu ----------------------------------------------------------------------------------------
+
+
+def access_point_note(project: Project) -> str | None:
+    """What the user needs to reach the board's set-up access point, shown when the project opens (None for a
+    project without the set-up portal)."""
+    if not (project.root / FRAMEWORK_PACKAGE / "portal.py").is_file():
+        return None
+    password = ap_password_of(project.root)
+    if password is None:
+        return "set-up access point password: the board prints it in its log at boot"
+    if password == "":
+        return "the set-up access point is open (no password)"
+    return f"set-up access point password {password}"
 
 
 class ProjectController(QObject):
@@ -278,6 +318,9 @@ class ProjectController(QObject):
         self.window.settings.project_dir = str(self.project.root)
         self.window.settings.add_recent_project(str(self.project.root))
         self.sig_project_changed.emit(self.project)
+        note = access_point_note(self.project)
+        if note:
+            self.window.console.append_note(f"— {self.project.name}: {note} —")
         return self.project
 
     def ask_open_project(self) -> None:
