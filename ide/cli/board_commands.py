@@ -269,7 +269,7 @@ def cmd_virtual_board(args: argparse.Namespace) -> int:
 
     config = virtual.VirtualBoardConfig(root_dir=args.dir, baud=args.vb_baud, latency_s=args.latency_ms / 1000,
                                         rx_buffer=args.rx_buffer, flash_model=args.flash_model,
-                                        heap_size=args.heap or virtual.DEFAULT_HEAP)
+                                        heap_size=args.heap)
     board = virtual.VirtualBoard(config)
     device = board.start()
     print(device, flush=True)

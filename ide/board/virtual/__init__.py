@@ -41,7 +41,8 @@ from typing import Callable
 
 import platformdirs
 
-from ide.board.virtual.output import RAW_MARKER, Cooker, OutputSplitter
+from ide.board.virtual import heap, profiles
+from ide.board.virtual.output import Cooker, OutputSplitter
 from ide.errors import VirtualBoardError, VirtualBoardUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,14 @@ VIRTUAL_PORT_NAME = "virtual"
 
 # The interpreter prints this after boot.py/main.py; what follows is the unix port's banner, which we replace.
 BOOT_SENTINEL = "\x00<vb-ready>\x00"
-ESP32_BANNER = (b"MicroPython v1.29.0 on 2026-07-05; Generic ESP32 module with ESP32\r\n"
-                b'Type "help()" for more information.\r\n')
+ESP32_BANNER = profiles.banner(profiles.ESP32, profiles.firmware(None))
 UNIX_BANNER = re.compile(rb"MicroPython [^\r\n]*; linux \[[^\r\n]*\r\n")
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_PROMPT = b">>> "
 CTRL_A = 0x01
 CTRL_C = 0x03
+CTRL_E = 0x05
 
 # ESP32 ROM boot lines, by reset cause (what a terminal shows after EN is pulsed or the chip wakes).
 ROM_BOOT_TEXT = (b"ets Jul 29 2019 12:21:46\r\n\r\n"
@@ -73,6 +74,8 @@ ROM_RESET_CODES = {"POWERON_RESET": 0x1, "SW_CPU_RESET": 0xC, "DEEPSLEEP_RESET":
 MACHINE_RESET_CAUSE = {"POWERON_RESET": 1, "HARD_RESET": 2, "WDT": 3, "DEEPSLEEP_RESET": 4, "SOFT_RESET": 5,
                        "SW_CPU_RESET": 2}
 
+# The chip's built-in hardware modules, shimmed: loaded at boot (see _vb_start.py).
+PRELOADED_SHIMS = ("machine", "network", "esp", "esp32", "time", "socket", "select", "neopixel", "dht", "ntptime")
 # Two SIGINTs closer than this kill the unix port (the second lands before the first is handled).
 SIGINT_SPACING_S = 0.05
 # An ESP32 with MicroPython and no PSRAM has about 110 KB free at the prompt. The virtual board's heap also
@@ -105,12 +108,25 @@ DIE_WITH_PARENT = ("import sys, ctypes\n"
                    "    ctypes.CDLL(None).prctl(1, 9)\n")
 
 
-def micropython_command() -> list[str]:
-    """How to start the unix port: inside our own interpreter, which also works in a frozen bundle."""
+def micropython_command(interpreter: Path | str | None = None) -> list[str]:
+    """How to start the interpreter: a ``micropython`` executable given by the user (``--interpreter``, e.g. a
+    32-bit build whose objects have a chip's sizes), else the unix port inside our own Python, which also works in
+    a frozen bundle."""
+    if interpreter:
+        return [str(interpreter)]
     if getattr(sys, "frozen", False):
         return [sys.executable, "--run-micropython"]
     return [sys.executable, "-c", DIE_WITH_PARENT +
             "from micropython_unix import run_main\nraise SystemExit(run_main(['micropython'] + sys.argv[1:]))"]
+
+
+def _die_with_parent() -> None:
+    """preexec_fn for an interpreter executable of the user's: Linux's PR_SET_PDEATHSIG, as DIE_WITH_PARENT does
+    for ours."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9)
 
 
 PROC_STATUS = Path("/proc")
@@ -187,10 +203,15 @@ class VirtualBoardConfig:
     latency_s: float = 0.0
     rx_buffer: int = ESP32_STDIN_BUFFER
     flash_model: bool = False
-    heap_size: int = DEFAULT_HEAP
-    fs_size: int = DEFAULT_FS_SIZE
+    # None: what the chip gives a program (heap.py), in a chip's bytes; a number: this interpreter's heap in bytes.
+    heap_size: int | None = None
+    fs_size: int | None = None           # None: the chip's file system partition
+    interpreter: Path | str | None = None  # a micropython executable; None: the bundled unix port
+    chip: str = "esp32"                  # profiles.CHIPS
+    firmware_version: str | None = None  # the MicroPython release it plays (profiles.FIRMWARE); None: the newest
     network: dict | None = None
     print_pins: bool = False
+    missing_modules: tuple[str, ...] = ()  # modules this board's firmware lacks, besides its release's (e.g. "hashlib")
 
 
 class _Wire:
@@ -249,6 +270,23 @@ class VirtualBoard:
         self.root_dir = Path(self.config.root_dir or default_board_dir())
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self._shims_dir = compiled_shims_dir()
+        self.chip = profiles.CHIPS.get(self.config.chip)
+        if self.chip is None:
+            raise VirtualBoardError(f"the virtual board cannot play a {self.config.chip!r} "
+                                    f"(it knows {', '.join(sorted(profiles.CHIPS))})")
+        self.firmware = profiles.firmware(self.config.firmware_version)
+        self.banner = profiles.banner(self.chip, self.firmware)
+        self._command = micropython_command(self.config.interpreter)
+        # The bundled unix port is 64-bit; an interpreter of the user's is asked.
+        self.pointer_bits = heap.pointer_bits(tuple(self._command)) if self.config.interpreter else 64
+        if self.config.heap_size is None:
+            self.heap_scale = heap.scale_for(self.pointer_bits)
+            self.heap_size = heap.heap_size(self.chip.free_after_boot, self.pointer_bits)
+        else:
+            self.heap_scale = 1.0
+            self.heap_size = self.config.heap_size
+        self.fs_size = self.config.fs_size or self.chip.fs_size
+        self.missing_modules = self.firmware.missing_modules + self.chip.missing_modules + self.config.missing_modules
         self._state_holder = tempfile.TemporaryDirectory(prefix="mipy-vb-state-")
         self.state_dir = Path(self._state_holder.name)
         self.device_path = ""
@@ -428,8 +466,12 @@ class VirtualBoard:
         (self.state_dir / "network.json").write_text(json.dumps(network))
         # A chip's unique id never changes: derive it from the board's folder so it survives restarts.
         unique_id = hashlib.sha256(str(self.root_dir.resolve()).encode()).hexdigest()[:12]
+        chip = {"platform": self.chip.platform, "machine": profiles.machine_name(self.chip, self.firmware),
+                "build": self.chip.build, "version": list(self.firmware.version), "release": self.firmware.release,
+                "date": self.firmware.date, "name": self.chip.name, "heap_scale": self.heap_scale,
+                "pointer_bits": self.pointer_bits}
         (self.state_dir / "virtual.json").write_text(json.dumps({"print_pins": self.config.print_pins,
-                                                                 "unique_id": unique_id}))
+                                                                 "unique_id": unique_id, "chip": chip}))
 
     def _read_state(self, name: str, default):
         try:
@@ -475,9 +517,10 @@ class VirtualBoard:
         self._splitter.reset()
         self._cooker.reset()
         args = {"root": str(self.root_dir.resolve()), "shims": str(self._shims_dir), "state": str(self.state_dir),
-                "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.config.fs_size,
+                "control_fd": self._control_write, "run_main": not raw and not self._quiet_boot, "fs_size": self.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL,
-                "raw_marker": RAW_MARKER.decode("latin-1")}
+                "chip_stdio": True, "heap_scale": self.heap_scale,
+                "missing_modules": list(self.missing_modules), "preload": list(PRELOADED_SHIMS)}
         for fd in (self._go_read, self._go_write):
             if fd >= 0:
                 os.close(fd)
@@ -486,12 +529,13 @@ class VirtualBoard:
         args["go_fd"] = self._go_read
         args_path = self.state_dir / "boot_args.json"
         args_path.write_text(json.dumps(args))
-        command = micropython_command() + ["-X", f"heapsize={self.config.heap_size}", "-i", str(START_SCRIPT),
+        command = self._command + ["-X", f"heapsize={self.heap_size}", "-i", str(START_SCRIPT),
                                            str(args_path)]
         try:
             self._process = subprocess.Popen(
                 command, stdin=self._board_slave, stdout=self._board_slave, stderr=self._board_slave,
                 pass_fds=(self._control_write, self._go_read), start_new_session=True, cwd=str(self.state_dir),
+                preexec_fn=_die_with_parent if self.config.interpreter else None,
                 env={**os.environ, "MICROPYPATH": ""})
         except OSError as error:
             raise VirtualBoardError(f"could not start the MicroPython interpreter: {error}") from error
@@ -667,6 +711,10 @@ class VirtualBoard:
             return
         out = bytearray()
         for byte in data:
+            if byte == CTRL_E and self._raw_mode and not self.firmware.raw_paste:
+                # Before 1.14 the raw REPL knew no raw-paste: "\x05A\x01" was the line "A" and a Ctrl-A, which
+                # prints the raw REPL banner again; dropping the Ctrl-E makes the unix port do just that.
+                continue
             if byte == CTRL_C and not self._interruptible and self._process is not None:
                 # The start-up script is still mounting the file system: interrupt main.py once it starts.
                 self._held_ctrl_c += 1
@@ -775,7 +823,7 @@ class VirtualBoard:
                 self._flush_to_board(bytes([CTRL_A]))
                 return self._filter_output(rest)
             self._boot_phase = "running"
-            banner = b"\r\n" if self._quiet_boot else ESP32_BANNER
+            banner = b"\r\n" if self._quiet_boot else self.banner
             return banner + FRIENDLY_PROMPT + self._filter_output(rest)
         if self._boot_phase == "raw-enter":
             self._boot_hold += data
@@ -788,7 +836,7 @@ class VirtualBoard:
             return (b"" if self._quiet_boot else RAW_REPL_BANNER) + self._filter_output(rest)
         self._track_mode(data)
         # Ctrl-B from raw REPL prints the interpreter's banner: show the ESP32's there too.
-        return UNIX_BANNER.sub(ESP32_BANNER.split(b"\r\n")[0] + b"\r\n", data)
+        return UNIX_BANNER.sub(self.banner.split(b"\r\n")[0] + b"\r\n", data)
 
     def _track_mode(self, data: bytes) -> None:
         window = self._output_tail + data

@@ -184,56 +184,6 @@ class _VbRootFs:
         return ""
 
 
-def _vb_install_stdio(sys, marker):
-    # A chip cooks text (print, sys.stdout.write, tracebacks: every "\n" leaves as "\r\n",
-    # shared/runtime/sys_stdio_mphal.c and stdout_helpers.c) but sends sys.stdout.buffer.write() bytes as they are.
-    # The unix port writes both to fd 1 unchanged, so the host cannot tell them apart. sys.stdout.buffer becomes
-    # a writer that frames its bytes (marker, 2-byte length, data): the host passes framed bytes through and cooks
-    # everything else. `import sys` finds sys.modules first, so a proxy there is what programs see as sys.
-    import io
-
-    real_buffer = sys.stdout.buffer
-
-    # IOBase subclasses are streams: print(file=...) and json.dump() can write through them, as through the real ones.
-    class RawWriter(io.IOBase):
-        def write(self, data):
-            n = len(data)
-            view = memoryview(data)
-            at = 0
-            while at < n:
-                size = min(n - at, 0xFFFF)
-                real_buffer.write(marker + bytes((size >> 8, size & 0xFF)))
-                real_buffer.write(view[at:at + size])
-                at += size
-            return n
-
-        def flush(self):
-            pass
-
-        def __getattr__(self, name):
-            return getattr(real_buffer, name)
-
-    class Stdout(io.IOBase):
-        buffer = RawWriter()
-
-        def write(self, text):
-            return sys.stdout.write(text)
-
-        def __getattr__(self, name):
-            return getattr(sys.stdout, name)
-
-    class Sys:
-        stdout = Stdout()
-
-        def __getattr__(self, name):
-            return getattr(sys, name)
-
-        def __setattr__(self, name, value):
-            setattr(sys, name, value)
-
-    sys.modules["sys"] = Sys()
-
-
 def _vb_boot(main_globals):
     import sys
     import json
@@ -241,8 +191,6 @@ def _vb_boot(main_globals):
     import vfs
 
     args = json.load(open(sys.argv[1]))
-    if args.get("raw_marker"):
-        _vb_install_stdio(sys, args["raw_marker"].encode())
     # Opened before "/" is replaced: the host's end of the control channel (hard reset, deep sleep requests).
     control = open("/dev/fd/%d" % args["control_fd"], "w")
     go = open("/dev/fd/%d" % args["go_fd"], "rb")
@@ -255,6 +203,44 @@ def _vb_boot(main_globals):
     import _vb
 
     _vb._control = control
+    if args.get("chip_stdio"):
+        # sys as the chip's firmware has it, and its stdout split into cooked text and raw bytes (_vbsys.py).
+        import _vbsys
+
+        sys.modules["sys"] = _vbsys
+        del sys.modules["_vbsys"]
+    # The hardware modules are C code in a chip's flash; here they are .mpy shims in the heap. Loaded now, before
+    # the prompt, they are part of what the board keeps allocated at boot (the heap is sized to leave a chip's free
+    # RAM after them, heap.py), and importing machine costs a program nothing, as on a chip.
+    for name in args.get("preload", ()):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    # gc answers in a chip's bytes: free RAM scaled back from a 64-bit interpreter's, and nothing of the boot's
+    # own allocations counted as the program's (_vbgc.py).
+    import gc
+    import _vbgc
+
+    gc.collect()
+    _vbgc._scale = args.get("heap_scale", 1)
+    _vbgc._base = gc.mem_alloc()
+    sys.modules["gc"] = _vbgc
+    del sys.modules["_vbgc"]
+    if args.get("missing_modules"):
+        # Older firmware lacks modules (deflate before 1.21, hashlib on some builds): importing them fails as there.
+        import builtins
+
+        missing = set(args["missing_modules"])
+        missing.update(["u" + name for name in args["missing_modules"]])
+        real_import = builtins.__import__
+
+        def firmware_import(name, *rest):
+            if name in missing:
+                raise ImportError("no module named '%s'" % name)
+            return real_import(name, *rest)
+
+        builtins.__import__ = firmware_import
 
     def run_file(name):
         # Like pyexec_file on a chip: run the script in __main__'s globals, print an uncaught exception's
@@ -300,4 +286,4 @@ def _vb_boot(main_globals):
 
 
 _vb_boot(globals())
-del _vb_boot, _vb_install_stdio, _vb_normalise, _VbRootFs, _VbFlashFile
+del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile
