@@ -42,6 +42,7 @@ from typing import Callable
 import platformdirs
 
 from ide.board.virtual import heap, profiles
+from ide.board.virtual.faults import OutputFaults
 from ide.board.virtual.output import Cooker, OutputSplitter
 from ide.errors import VirtualBoardError, VirtualBoardUnavailable
 
@@ -311,6 +312,7 @@ class VirtualBoard:
         self._host_backlog_since = 0.0
         self._splitter = OutputSplitter()
         self._cooker = Cooker()
+        self._output_faults = OutputFaults()
         self._raw_mode = False
         self._output_tail = b""
         self._quiet_boot = False
@@ -434,6 +436,22 @@ class VirtualBoard:
     def corrupt_byte(self, n: int) -> None:
         with self._lock:
             self._corrupt_at = self._host_bytes + n
+
+    def corrupt_output_byte(self, n: int) -> None:
+        """Flip the n-th next byte the board sends to the host (a glitch on the board-to-host line)."""
+        with self._lock:
+            self._output_faults.corrupt_at = self._output_faults.sent + n
+
+    def drop_output_bytes(self, n: int, count: int) -> None:
+        """Lose ``count`` bytes of what the board sends, starting with the n-th next one."""
+        with self._lock:
+            self._output_faults.drop_from = self._output_faults.sent + n
+            self._output_faults.drop_count = count
+
+    def disconnect_output_after(self, n: int) -> None:
+        """Pull the cable once the board has sent n more bytes to the host."""
+        with self._lock:
+            self._output_faults.unplug_at = self._output_faults.sent + n
 
     def freeze(self) -> None:
         """Stop answering: the chip hangs (a crashed firmware, a brown-out loop)."""
@@ -846,8 +864,30 @@ class VirtualBoard:
             self._raw_mode = raw_at > friendly_at
         self._output_tail = window[-40:]
 
+    def _flush_backlog_once(self) -> None:
+        """Hand what is queued for the host to the port, once, before the cable is pulled."""
+        if self._client_write is not None:
+            output, self._host_backlog = bytes(self._host_backlog), bytearray()
+            self._client_write(output)
+            return
+        if self._client_master >= 0:
+            try:
+                os.write(self._client_master, self._host_backlog)
+            except OSError:
+                pass
+        self._host_backlog.clear()
+
     def _deliver_to_host(self, now: float) -> None:
         data = self._to_host.due(now)
+        if data:
+            data = self._output_faults.apply(data)
+            if self._output_faults.unplug_now:
+                self._output_faults.unplug_now = False
+                if data:
+                    self._host_backlog += data
+                    self._flush_backlog_once()
+                self._schedule_unplug()
+                return
         if data:
             if not self._host_backlog:
                 self._host_backlog_since = now
