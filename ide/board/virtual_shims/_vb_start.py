@@ -207,7 +207,7 @@ def _vb_boot(main_globals):
         # sys as the chip's firmware has it, and its stdout split into cooked text and raw bytes (_vbsys.py).
         import _vbsys
 
-        sys.modules["sys"] = _vbsys
+        sys.modules["sys"] = _vbsys.sys_module
         del sys.modules["_vbsys"]
     # The hardware modules are C code in a chip's flash; here they are .mpy shims in the heap. Loaded now, before
     # the prompt, they are part of what the board keeps allocated at boot (the heap is sized to leave a chip's free

@@ -9,11 +9,6 @@
 import sys as _real
 import io as _io
 
-for _name in dir(_real):
-    if _name not in ("__name__", "__dict__", "__class__"):
-        globals()[_name] = getattr(_real, _name)
-__name__ = "sys"
-
 _RAW_MARKER = b"\x00\x1bVBR"  # ide/board/virtual/output.py RAW_MARKER
 
 
@@ -78,11 +73,38 @@ def _chip():
         return {}
 
 
-stdout = TextIOWrapper(_real.stdout)
-stderr = TextIOWrapper(_real.stderr)
-_c = _chip()
-if _c:
-    platform = _c.get("platform", platform)
-    implementation = _Implementation(_real.implementation, _c)
-    version = "3.4.0; MicroPython v%s on %s" % (_c.get("release", ""), _c.get("date", ""))
-del _c, _chip, _Implementation, _name, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
+class module:
+    # A module's behaviour where a test or a program can see it: attributes read from the real sys (copied once:
+    # they are objects, so sys.path and sys.modules are the real ones), assignment goes to the real sys (so a
+    # builtin module stays read-only, AttributeError, and sys.ps1 or sys.tracebacklimit take effect where the
+    # firmware has them), `from sys import missing` is an ImportError, sys.__dict__ is a dict.
+    def __init__(self, real, replaced):
+        for name in dir(real):
+            if name not in ("__class__", "__dict__"):
+                object.__setattr__(self, name, replaced.get(name, getattr(real, name)))
+        for name in ("ps1", "ps2", "tracebacklimit"):
+            try:
+                object.__setattr__(self, name, getattr(real, name))
+            except AttributeError:
+                pass
+
+    def __setattr__(self, name, value, _real=_real):
+        setattr(_real, name, value)
+        object.__setattr__(self, name, value)
+
+    def __repr__(self):
+        return "<module 'sys'>"
+
+
+def _replaced():
+    chip = _chip()
+    replaced = {"stdout": TextIOWrapper(_real.stdout), "stderr": TextIOWrapper(_real.stderr)}
+    if chip:
+        replaced["platform"] = chip.get("platform", _real.platform)
+        replaced["implementation"] = _Implementation(_real.implementation, chip)
+        replaced["version"] = "3.4.0; MicroPython v%s on %s" % (chip.get("release", ""), chip.get("date", ""))
+    return replaced
+
+
+sys_module = module(_real, _replaced())
+del module, _replaced, _chip, _Implementation, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
