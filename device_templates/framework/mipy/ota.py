@@ -1,7 +1,8 @@
 # mipy.ota: updates over the air through an MQTT broker, signed, staged, switched atomically, rolled back.
 # Host side: ide/project/ota.py; the protocol in full: docs/ota.md.
 #   boot()        from boot.py: picks the version the pointer file /ota/current names (sys.path first), and
-#                 finishes a switch that a power cut interrupted. Quick: boot.py runs at every soft reset.
+#                 finishes a switch that a power cut interrupted. Quick, and unloads itself: boot.py runs at
+#                 every soft reset, the IDE's raw-REPL sessions included.
 #   launch()      from /main.py once an update was installed (the launcher): counts the boots of a version on
 #                 trial, rolls back one that never confirmed itself healthy, runs the version's main.py
 #   start(config) from app.run when config.ota is true: the listener on <prefix>/<id>/ota
@@ -29,10 +30,14 @@ HALT = "/.ota_halt_at"  # fault injection for tests: the name of a switch step t
 MARK = b"# mipy-ota launcher"
 LAUNCHER = MARK + b""": runs the version /ota/current names (mipy.ota). A USB deploy replaces this file.
 try:
-    import mipy_ota_boot as ota
-except ImportError:
-    from mipy import ota
-    ota.boot()
+    from mipy import ota  # the version's own copy (boot.py put its folder first on sys.path)
+except Exception as e:
+    import sys
+    sys.path[:] = [p for p in sys.path if not p.startswith("/ota/")]
+    for m in [m for m in sys.modules if m.startswith("mipy")]:
+        del sys.modules[m]
+    from mipy import ota  # the base's copy: it rolls back the version that cannot load its own
+    ota.broken(e)
 ota.launch()
 """
 MAX_MANIFEST = 8192
@@ -71,25 +76,6 @@ def _rmtree(p):
         pass
 
 
-def _du(p):
-    n = 0
-    try:
-        for e in os.ilistdir(p):
-            c = p + "/" + e[0]
-            n += _du(c) if e[1] == 0x4000 else os.stat(c)[6]
-    except OSError:
-        pass
-    return n
-
-
-def _makedirs(p):
-    d = ""
-    for part in p.strip("/").split("/"):
-        d += "/" + part
-        if not _exists(d):
-            os.mkdir(d)
-
-
 def _write(p, data):
     # Whole file to p.tmp, then renamed over p: readers see the old or the new content, never a mix. FAT cannot
     # rename onto an existing file: remove first; _read_json falls back to p.tmp for that instant.
@@ -113,19 +99,6 @@ def _read_json(p):
     return None
 
 
-def _sha(p):
-    import hashlib
-    h = hashlib.sha256()
-    buf = bytearray(512)
-    with open(p, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(buf[:n] if n < 512 else buf)
-    return _hex(h.digest())
-
-
 def _hex(b):
     import binascii
     return binascii.hexlify(b).decode()
@@ -139,28 +112,6 @@ def _unhex(t):
 def _free():
     s = os.statvfs("/")
     return s[0] * s[3], s[0]
-
-
-# ---- signature ---------------------------------------------------------------------------------------------------
-def _hmac(key, msg):
-    import hashlib
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key + bytes(64 - len(key))
-    i = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
-    i.update(msg)
-    o = hashlib.sha256(bytes([b ^ 0x5C for b in key]))
-    o.update(i.digest())
-    return o.digest()
-
-
-def _same(a, b):
-    if len(a) != len(b):
-        return False
-    d = 0
-    for x, y in zip(a, b):
-        d |= x ^ y  # constant time: no early exit that would tell how many bytes matched
-    return d == 0
 
 
 # ---- pointer, boot and launch ----------------------------------------------------------------------------------
@@ -183,35 +134,30 @@ def _is_launcher(p):
 
 
 def _use(v):
-    d = ROOT + "/" + v
+    # sys.path for version v ("" = the base), and no framework module left from another version: each version
+    # imports its own mipy package from its folder.
     sys.path[:] = [x for x in sys.path if not x.startswith(ROOT + "/")]
-    sys.path.insert(0, d + "/lib")
-    sys.path.insert(0, d)
+    if v:
+        d = ROOT + "/" + v
+        sys.path.insert(0, d + "/lib")
+        sys.path.insert(0, d)
     for m in list(sys.modules):
         if m == "mipy" or m.startswith("mipy."):
-            del sys.modules[m]  # the version's own framework is imported from its folder
-
-
-def _step(name):
-    try:
-        with open(HALT) as f:
-            if f.read().strip() != name:
-                return
-    except OSError:
-        return
-    print("ota: halted at", name)
-    while True:
-        time.sleep(1)
+            del sys.modules[m]
 
 
 def boot():
-    me = sys.modules.get(__name__)
     try:
         _boot()
     except Exception as e:  # whatever happens here, the board must still start
         print("ota: boot:", repr(e))
-    if me:
-        sys.modules["mipy_ota_boot"] = me  # the launcher runs on the base's copy of this module
+    # Out of RAM again: boot.py also runs before every raw-REPL session of the IDE, whose helpers need the heap.
+    sys.modules.pop(__name__, None)
+    try:
+        import mipy
+        delattr(mipy, "ota")
+    except (ImportError, AttributeError):
+        pass
 
 
 def _boot():
@@ -231,7 +177,9 @@ def _boot():
         if _exists(ROOT + "/" + p["v"] + "/main.py"):
             _use(p["v"])
         else:
-            _rollback(p, "version folder missing")
+            n = _rollback(p, "version folder missing")
+            if n["v"] and _exists(ROOT + "/" + n["v"] + "/main.py"):
+                _use(n["v"])
 
 
 def _rollback(p, why):
@@ -251,6 +199,14 @@ def _state():
     return s if isinstance(s, dict) else {}
 
 
+def broken(e):
+    p = pointer()
+    if p and p["v"]:
+        _rollback(p, "its mipy.ota does not load: %r" % e)
+        import machine
+        machine.reset()
+
+
 def launch():
     p = pointer()
     if p and p.get("trial"):
@@ -258,9 +214,7 @@ def launch():
         if p["boots"] > 1:
             # The version reset (or lost power) before it confirmed itself healthy: back to the one before.
             p = _rollback(p, "not healthy after its first boot")
-            sys.path[:] = [x for x in sys.path if not x.startswith(ROOT + "/")]
-            if p["v"]:
-                _use(p["v"])
+            _use(p["v"])
         else:
             _set_pointer(p)
     v = p["v"] if p else ""
@@ -376,14 +330,9 @@ class Updater:
             if self.trial and self.connected_at is not None and \
                     time.ticks_diff(now, self.connected_at) >= getattr(c, "ota_health_s", 30) * 1000:
                 self.confirm()
-            o = self.offer
-            if o and not o.get("done"):
-                idle = time.ticks_diff(now, o["last"])
-                if idle > getattr(c, "ota_timeout_s", 60) * 1000:
-                    self.abort("timeout: no data for %d s" % (idle // 1000))
-                elif idle > 3000 and time.ticks_diff(now, o["asked"]) > 3000:
-                    o["retries"] += 1
-                    self.ask(True)  # lost chunks, a broker restart: ask again from where we are
+            if self.offer:
+                self.rx().tick(self, now)
+                self.unload()
             if time.ticks_diff(now, last_beat) > beat * 1000:
                 last_beat = now
                 self.status()
@@ -393,246 +342,30 @@ class Updater:
             self.connected_at = time.ticks_ms()
         self.status()
         if self.offer:
-            self.ask(True)
+            self.rx().ask(self, True)
 
     def on_message(self, topic, msg, retained):
-        if not msg:
+        if not msg or msg[0] not in (0x4D, 0x43):
             return
-        kind = msg[0]
-        if kind == 0x4D:  # "M": an offer
-            self.on_offer(msg)
-        elif kind == 0x43:  # "C": a chunk
-            self.on_chunk(msg)
+        if msg[0] == 0x4D:  # "M": an offer
+            self.rx().on_offer(self, msg)
+        elif self.offer:  # "C": a chunk
+            self.rx().on_chunk(self, msg)
+        self.unload()
 
-    # ---- offer and manifest -----------------------------------------------------------------------------------
-    def refuse(self, why):
-        print("ota: refused:", why)
-        self.status("refused", why)
+    def rx(self):
+        from mipy import ota_rx  # the receiving half: in RAM only while an update is under way
+        return ota_rx
 
-    def on_offer(self, msg):
-        if self.key is None:
-            return self.refuse("no key: deploy once over USB")
-        sig, body = msg[1:65], msg[65:]
-        try:
-            ok = _same(_hmac(self.key, body), _unhex(sig))
-        except (ValueError, UnicodeError):
-            ok = False
-        if not ok:
-            return self.refuse("bad signature")
-        o = json.loads(body)
-        if o.get("id") != self.id or o.get("p") != self.project:
-            return self.refuse("not for this device")
-        seq = o["seq"]
-        cur = self.offer
-        if cur and cur["seq"] == seq:
-            return self.ask(True)  # the same update offered again: go on where we are
-        if seq == self.seq:
-            return self.status()  # already running it
-        s = _state()
-        high = max(s.get("high", 0), self.seq, s.get("bad", 0))
-        if seq <= high:
-            return self.refuse("old or replayed update (seq %d, installed %d)" % (seq, high))
-        if o["n"] > MAX_MANIFEST:
-            return self.refuse("manifest too large")
-        if cur:
-            self.drop()
-        o.update({"f": 0, "o": 0, "got": 0, "need": o["n"], "retries": 0, "buf": bytearray(o["n"]),
-                  "last": time.ticks_ms(), "asked": 0, "todo": None})
-        self.offer = o
-        self.status("receiving", "")
-        self.ask(False)
-
-    def ask(self, again):
-        o = self.offer
-        if not o or o.get("done"):
-            return
-        o["asked"] = time.ticks_ms()
-        self.mq.publish(self.base + "/req", json.dumps({"seq": o["seq"], "f": o["f"], "o": o["o"], "w": self.window,
-                                                         "c": self.chunk, "r": 1 if again else 0,
-                                                         "g": o["got"], "n": o["need"]}))
-
-    def abort(self, why):
-        self.drop()
-        self.status("failed", why)
-        print("ota: failed:", why)
-
-    def drop(self):
-        o, self.offer = self.offer, None
-        if o and o.get("fh"):
+    def unload(self):
+        if self.offer is None and "mipy.ota_rx" in sys.modules:
+            del sys.modules["mipy.ota_rx"]
+            import mipy
             try:
-                o["fh"].close()
-            except Exception:
+                delattr(mipy, "ota_rx")
+            except AttributeError:
                 pass
-        _rmtree(STAGE)
-        gc.collect()
-
-    def on_chunk(self, msg):
-        o = self.offer
-        if not o or o.get("done") or len(msg) < 15:
-            return
-        seq = int.from_bytes(msg[1:5], "big")
-        f = int.from_bytes(msg[5:7], "big")
-        off = int.from_bytes(msg[7:11], "big")
-        if seq != o["seq"] or f != o["f"] or off != o["o"]:
-            if seq == o["seq"] and (f > o["f"] or (f == o["f"] and off > o["o"])):
-                self.ask(True)  # a gap: something before this was lost
-            return  # old duplicates are dropped
-        import binascii
-        data = memoryview(msg)[15:]
-        size = o["n"] if f == 0 else o["files"][f - 1][1]
-        if binascii.crc32(data) != int.from_bytes(msg[11:15], "big") or off + len(data) > size:
-            o["retries"] += 1
-            return self.ask(True)  # a corrupted or truncated chunk: ask for it again
-        o["last"] = time.ticks_ms()
-        if f == 0:
-            o["buf"][off:off + len(data)] = data
-        else:
-            o["fh"].write(data)
-            o["h"].update(data)
-        o["o"] = off + len(data)
-        o["got"] += len(data)
-        if o["o"] == size:
-            if not self.file_done():
-                return
-        self.ask(False)
-
-    def file_done(self):
-        import hashlib
-        o = self.offer
-        f = o["f"]
-        if f == 0:
-            if _hex(hashlib.sha256(o["buf"]).digest()) != o["m"]:
-                o["o"] = o["got"] = 0
-                o["retries"] += 1
-                return True
-            m = json.loads(bytes(o["buf"]).decode())
-            del o["buf"]
             gc.collect()
-            return self.plan(m)
-        o["fh"].close()
-        o["fh"] = None
-        path, size, sha = o["files"][f - 1]
-        if _hex(o["h"].digest()) != sha:
-            o["retries"] += 1
-            o["got"] -= size
-            self.open_file(f)  # the whole file again
-            return True
-        return self.next_file()
-
-    def plan(self, m):
-        o = self.offer
-        if m.get("seq") != o["seq"] or m.get("p") != self.project:
-            self.drop()
-            self.refuse("manifest does not match the offer")
-            return False
-        files = m["files"]
-        for path, size, sha in files:
-            if path.startswith("/") or ".." in path.split("/") or path in ("boot.py", "ota") or path.startswith("ota/"):
-                self.drop()
-                self.refuse("bad path in manifest: %s" % path)
-                return False
-        here = self.current_hashes()
-        need = [i + 1 for i, (path, size, sha) in enumerate(files) if here.get(path) != sha]
-        total = sum(size for _, size, _ in files)
-        free, block = _free()
-        # Each file takes at least a block; the staging copy is whole (unchanged files copied on the device).
-        want = total + block * (len(files) + 4)
-        keep = (self.v, pointer_prev())
-        spare = sum(_du(ROOT + "/" + d) for d in _dirs() if d not in keep) + _du(STAGE)
-        if free + spare < want:
-            self.drop()
-            self.refuse("no space: needs %d bytes, %d free" % (want, free + spare))
-            return False
-        for d in _dirs():
-            if d not in keep:
-                _rmtree(ROOT + "/" + d)
-        _rmtree(STAGE)
-        _makedirs(STAGE)
-        for i, (path, size, sha) in enumerate(files):
-            if i + 1 in need:
-                continue
-            if self.v:
-                s = ROOT + "/" + self.v + "/" + path
-            elif path == "main.py" and _exists(BASE_MAIN):
-                s = BASE_MAIN
-            else:
-                s = "/" + path
-            self.copy(s, STAGE + "/" + path)
-        o["files"] = files
-        o["manifest"] = m
-        o["todo"] = need
-        o["got"] = 0
-        o["need"] = sum(files[i - 1][1] for i in need)
-        self.status("receiving")
-        return self.next_file()
-
-    def current_hashes(self):
-        if self.v:
-            m = _read_json(ROOT + "/" + self.v + "/.manifest.json") or {}
-            return {p: s for p, _, s in m.get("files", [])}
-        return _BaseHashes()
-
-    def copy(self, a, b):
-        _makedirs(b.rsplit("/", 1)[0])
-        buf = bytearray(512)
-        with open(a, "rb") as r, open(b, "wb") as w:
-            while True:
-                n = r.readinto(buf)
-                if not n:
-                    break
-                w.write(buf[:n] if n < 512 else buf)
-
-    def open_file(self, f):
-        import hashlib
-        o = self.offer
-        path = o["files"][f - 1][0]
-        _makedirs((STAGE + "/" + path).rsplit("/", 1)[0])
-        o["f"], o["o"] = f, 0
-        o["fh"] = open(STAGE + "/" + path, "wb")
-        o["h"] = hashlib.sha256()
-
-    def next_file(self):
-        o = self.offer
-        if o["todo"]:
-            self.open_file(o["todo"].pop(0))
-            return True
-        self.switch()
-        return False
-
-    # ---- the switch -------------------------------------------------------------------------------------------
-    def switch(self):
-        o = self.offer
-        o["done"] = True
-        self.status("verifying")
-        for path, size, sha in o["files"]:
-            if _sha(STAGE + "/" + path) != sha:  # copies included: what is staged is exactly the manifest
-                self.drop()
-                return self.status("failed", "staged %s does not match its hash" % path)
-        _write(STAGE + "/.manifest.json", json.dumps(o["manifest"]).encode())
-        _step("staged")
-        v = "v%d" % o["seq"]
-        _rmtree(ROOT + "/" + v)
-        os.rename(STAGE, ROOT + "/" + v)
-        _step("renamed")
-        if not _is_launcher("/main.py"):
-            os.rename("/main.py", BASE_MAIN)
-            _step("main-moved")
-            _write("/main.py", LAUNCHER)
-            _step("launcher")
-        _set_pointer({"v": v, "seq": o["seq"], "label": o["v"], "trial": True, "boots": 0, "prev": self.v,
-                      "prev_seq": self.seq, "prev_label": self.label})
-        _step("pointer")
-        s = _state()
-        s["high"] = max(s.get("high", 0), o["seq"])
-        s["why"] = ""
-        _write(STATE, json.dumps(s).encode())
-        _step("state")
-        self.offer = None
-        self.label, self.seq, self.v = o["v"], o["seq"], v
-        self.status("switching", "")
-        print("ota: switched to", o["v"], "- restarting")
-        import asyncio
-        asyncio.create_task(_reset_soon())
 
     def confirm(self):
         p = pointer()
@@ -645,30 +378,8 @@ class Updater:
         self.status("good", "")
 
 
-class _BaseHashes:
-    # Hashes of the base version's files, computed when asked (a dict would hash every file up front).
-    def get(self, path, default=None):
-        p = BASE_MAIN if path == "main.py" and _exists(BASE_MAIN) else "/" + path
-        try:
-            return _sha(p)
-        except OSError:
-            return default
-
-
 def _dirs():
     try:
         return [e[0] for e in os.ilistdir(ROOT) if e[1] == 0x4000 and e[0][0] == "v"]
     except OSError:
         return []
-
-
-def pointer_prev():
-    p = pointer()
-    return p.get("prev", "") if p else ""
-
-
-async def _reset_soon():
-    import asyncio
-    await asyncio.sleep_ms(700)  # the "switching" status leaves first
-    import machine
-    machine.reset()
