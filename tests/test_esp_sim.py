@@ -201,7 +201,7 @@ def test_dtr_rts_reset_circuit():
         assert simulator.mode != "download" and simulator.boot_count == 1
 
 
-@pytest.mark.parametrize("chip_key", ["esp32c3", "esp32s3"])
+@pytest.mark.parametrize("chip_key", ["esp32c3", "esp32s3", "esp32c6"])
 def test_c3_s3_detected_by_security_info_and_flashed_at_zero(chip_key, tmp_path):
     image = build_test_image(CHIPS[chip_key], 50_000)
     (tmp_path / "img.bin").write_bytes(image)
@@ -220,3 +220,35 @@ def test_rom_flash_write_error_is_reported(tmp_path):
         simulator.fail_flash_writes(0x2000)
         result = esptool(simulator.device, "--no-stub", "write-flash", "0x1000", str(tmp_path / "img.bin"))
         assert result.returncode != 0 and "Flash write error" in result.stdout + result.stderr
+
+
+def test_esp32s2_is_detected_by_its_magic_value_after_a_short_security_info(tmp_path):
+    """The ESP32-S2 ROM answers GET_SECURITY_INFO without a chip id; esptool then reads the magic value."""
+    image = build_test_image(CHIPS["esp32s2"], 20_000)
+    (tmp_path / "img.bin").write_bytes(image)
+    with EspSimulator("esp32s2") as simulator:
+        assert "Chip type:          ESP32-S2" in ok(esptool(simulator.device, "chip-id"))
+        ok(esptool(simulator.device, "write-flash", "0x1000", str(tmp_path / "img.bin")))
+        assert simulator.flash.read(0x1000, len(image)) == image
+
+
+def test_a_paced_line_takes_as_long_as_the_baud_rate_says(tmp_path):
+    """10 bits a byte: 40 KB of random (incompressible) data at 115200 baud cannot cross in under 3.5 s."""
+    image = build_test_image(CHIPS["esp32"], 40_000, seed=9)
+    (tmp_path / "img.bin").write_bytes(image)
+    with EspSimulator("esp32", paced=True) as simulator:
+        started = time.monotonic()
+        ok(esptool(simulator.device, "--no-stub", "write-flash", "0x1000", str(tmp_path / "img.bin")))
+        elapsed = time.monotonic() - started
+    assert elapsed > len(image) * 10 / 115200
+
+
+def test_a_bridge_garbling_above_a_baud_breaks_esptool_there_and_not_below(tmp_path):
+    image = build_test_image(CHIPS["esp32"], 100_000, seed=4)
+    (tmp_path / "img.bin").write_bytes(image)
+    with EspSimulator("esp32") as simulator:
+        simulator.garble_above(115200)
+        failed = esptool(simulator.device, "-b", "460800", "write-flash", "0x1000", str(tmp_path / "img.bin"))
+        assert failed.returncode != 0 and simulator.faults.garbled_frames > 0
+        ok(esptool(simulator.device, "-b", "115200", "write-flash", "0x1000", str(tmp_path / "img.bin")))
+        assert simulator.flash.read(0x1000, len(image)) == image

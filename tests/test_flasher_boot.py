@@ -136,3 +136,12 @@ def test_cli_esp_sim_boots_flashed_micropython(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.skipif(not any(f.name == "firmware_version" for f in __import__("dataclasses").fields(VirtualBoardConfig)),
+                    reason="the virtual board cannot be told its firmware version yet (VirtualBoardConfig."
+                           "firmware_version, ide/board/virtual)")
+def test_the_simulated_chip_boots_the_version_that_was_written(booting_sim):
+    simulator, _boot = booting_sim
+    flash.flash_firmware(simulator.device, build_micropython_test_firmware("esp32", version="1.24.1"))
+    assert flash.confirm_micropython(simulator.device, timeout=15).version == "1.24.1"

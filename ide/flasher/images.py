@@ -290,14 +290,15 @@ def inspect_image(data: bytes, expected_chip: ChipInfo | None = None, flash_size
 def _inspect_esp8266(data: bytes, chip: ChipInfo, flash_size: int | None, offset: int | None,
                      path: str | None) -> ImageInfo:
     other = _esp32_family_chip_of(data)
-    if other is not None:
+    family_chip = BY_IMAGE_CHIP_ID.get(other) if other is not None else None
+    if family_chip is not None:
+        # An ESP32-family image parses as one (its checksum right): it is for that chip, not this one.
         try:
-            family_chip = BY_IMAGE_CHIP_ID.get(other) or CHIPS["esp32"]
             _parse(family_chip, data, 0, None, "firmware image")
-            raise ImageChipMismatch(image_chip_name(other), chip.display_name, path)
-        except ImageRejected as rejection:
-            if isinstance(rejection, ImageChipMismatch):
-                raise
+        except ImageRejected:
+            pass
+        else:
+            raise ImageChipMismatch(family_chip.display_name, chip.display_name, path)
     first = _parse(chip, data, 0, path, "firmware image")
     base = 0 if offset is None else offset
     if flash_size is not None and base + len(data) > flash_size:

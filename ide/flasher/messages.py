@@ -106,8 +106,9 @@ def _chip_not_supported(error: errors.ChipNotSupported) -> str:
 
 @explains(errors.FlashWriteFailed)
 def _write_failed(error: errors.FlashWriteFailed) -> str:
-    return (f"Writing the firmware failed on {error.port}. Try again with a lower speed (--baud 115200) and a "
-            "shorter USB cable; if it keeps failing at the same place, the board's flash chip may be damaged.")
+    return (f"Writing the firmware failed on {error.port} at 0x{error.offset:x} (at 115200 baud too, when a faster "
+            "speed failed first). Try a shorter USB cable or another USB port; if it keeps failing at the same place, the board's flash chip "
+            "may be damaged. Flash again before unplugging the board: it still enters download mode.")
 
 
 @explains(errors.ChipCommunicationError)

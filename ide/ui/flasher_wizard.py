@@ -1,8 +1,10 @@
 """The firmware flasher wizard: put MicroPython on an ESP board, from choosing the port to a working REPL.
 
-Pages: port (with the BOOT-button hint) -> detected chip and board -> firmware (from the catalog, or a local file)
--> options (erase all, speed) -> flashing (progress bar and log) -> done (MicroPython's version, "Open REPL" and
-"New project").
+Pages: port (with the BOOT-button hint, and "Simulated ESP32 (no hardware)", which the wizard starts and stops
+itself) -> detected chip and board -> firmware (from the catalog, or a local file, checked against the chip at
+once) -> options (erase all, keep my files, speed) -> flashing (progress bar and log; on failure "Try again" and
+"Back to the options", with the port and every choice kept) -> done (what the board itself says after boot:
+sys.implementation and os.uname(); "Open REPL" and "New project").
 
 Everything that touches the board runs in :class:`FlasherWorker` on its own QThread and calls the core
 (:mod:`ide.flasher.flash`); failures arrive as exceptions and are shown on the page as :func:`ide.explain.explain`
@@ -38,8 +40,8 @@ from ide.ui.progress import ProgressThrottle
 log = logging.getLogger(__name__)
 
 #: Progress reaches the page at most this often (5 updates a second, as Thonny does).
-BAUD_CHOICES = ((115200, "115200 (slowest, works with every cable)"), (230400, "230400"),
-                (460800, "460800 (recommended)"), (921600, "921600 (fastest, needs a good cable)"))
+BAUD_CHOICES = ((115200, "115200 (slowest, works with every cable)"), (230400, "230400"), (460800, "460800"),
+                (921600, "921600 (recommended: falls back to 115200 by itself if the cable cannot keep up)"))
 
 STAGE_DOWNLOADING = "downloading"
 STAGE_STARTING = "starting"   # after the reset: waiting for MicroPython's prompt
@@ -529,7 +531,7 @@ class OptionsPage(QWizardPage):
         for baud, text in BAUD_CHOICES:
             self.baud_box.addItem(text, baud)
         self.baud_box.setCurrentIndex(self.baud_box.findData(flash.DEFAULT_FLASH_BAUD))
-        baud_note = QLabel("If flashing fails halfway, 'Try again' offers the slowest speed.")
+        baud_note = QLabel("If the line fails at this speed, the write goes on at 115200 from where it stopped.")
         baud_note.setWordWrap(True)
         self.summary = _message_label(NOTE_STYLE)
         form = QFormLayout()
