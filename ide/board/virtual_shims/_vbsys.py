@@ -17,13 +17,20 @@ class FileIO(_io.IOBase):
     def __init__(self, inner):
         self._inner = inner
 
-    def write(self, data, _marker=_RAW_MARKER):
-        n = len(data)
+    _marker = _RAW_MARKER
+
+    def write(self, data, *window):
+        # A stream's write(buf), write(buf, max_len) or write(buf, offset, max_len), as MicroPython's have.
         view = memoryview(data)
+        if len(window) == 1:
+            view = view[:window[0]]
+        elif len(window) == 2:
+            view = view[window[0]:window[0] + window[1]]
+        n = len(view)
         at = 0
         while at < n:
             size = min(n - at, 0xFFFF)
-            self._inner.write(_marker + bytes((size >> 8, size & 0xFF)))
+            self._inner.write(self._marker + bytes((size >> 8, size & 0xFF)))
             self._inner.write(view[at:at + size])
             at += size
         return n
@@ -40,8 +47,8 @@ class TextIOWrapper(_io.IOBase):
         self._inner = inner
         self.buffer = FileIO(inner.buffer)
 
-    def write(self, text):
-        return self._inner.write(text)
+    def write(self, text, *window):
+        return self._inner.write(text, *window)
 
     def flush(self):
         pass
