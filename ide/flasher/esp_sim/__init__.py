@@ -5,6 +5,13 @@ Modules: :mod:`.slip` (framing), :mod:`.chips` (register model per chip), :mod:`
 :mod:`.protocol` (ROM and stub command handling), :mod:`.server` (the pty and the chip's boot state).
 """
 
-from ide.flasher.esp_sim.server import EspSimulator
-
 __all__ = ["EspSimulator"]
+
+
+def __getattr__(name: str):
+    # The simulator serves a pseudo-terminal (termios, tty): loaded on first use, so that importing the package
+    # (the wizard does, for its "Simulated ESP32" entry) works on every platform.
+    if name == "EspSimulator":
+        from ide.flasher.esp_sim.server import EspSimulator
+        return EspSimulator
+    raise AttributeError(name)

@@ -19,7 +19,8 @@ from pathlib import Path
 import platformdirs
 
 from ide.flasher.esp_sim.flash import blank_flash_file
-from ide.flasher.esp_sim.server import MB, EspSimulator
+
+MB = 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class LocalSimulatedChip:
         self.chip = chip
         self.flash_size = flash_size
         self.paced = paced
-        self.simulator: EspSimulator | None = None
+        self.simulator = None             # an EspSimulator while running
         self.boot = None
         self.unavailable_reason: str | None = None
         self._lock = threading.Lock()
@@ -53,6 +54,8 @@ class LocalSimulatedChip:
         with self._lock:
             if self.simulator is not None:
                 return self.simulator.device
+            # The simulator serves a pseudo-terminal (POSIX modules): loaded only when it is started.
+            from ide.flasher.esp_sim.server import EspSimulator
             self.folder.mkdir(parents=True, exist_ok=True)
             flash_path = self.folder / "flash.bin"
             blank_flash_file(flash_path, self.flash_size)
