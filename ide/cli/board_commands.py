@@ -58,7 +58,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rx-buffer", type=int, default=260,
                         help="UART receive buffer in bytes (an ESP32 has 260); 0 = unbounded")
     parser.add_argument("--flash-model", action="store_true", help="pace file writes like an ESP32's flash")
-    parser.add_argument("--heap", type=int, help="heap size in bytes (default: an ESP32's, 160 KB)")
+    parser.add_argument("--heap", type=int,
+                        help="the interpreter's heap in bytes (default: sized to leave a program the chip's free RAM)")
+    parser.add_argument("--chip", default="esp32", choices=("esp32", "esp8266"), help="the chip it plays")
+    parser.add_argument("--firmware", metavar="RELEASE",
+                        help="the MicroPython release it plays, e.g. 1.12 (no raw-paste) or 1.19.1 (no deflate)")
+    parser.add_argument("--interpreter", type=Path, metavar="PATH",
+                        help="a micropython executable to run (e.g. a 32-bit build, for a chip's exact heap figures)")
     parser.set_defaults(handler=cmd_virtual_board)
 
 
@@ -269,7 +275,8 @@ def cmd_virtual_board(args: argparse.Namespace) -> int:
 
     config = virtual.VirtualBoardConfig(root_dir=args.dir, baud=args.vb_baud, latency_s=args.latency_ms / 1000,
                                         rx_buffer=args.rx_buffer, flash_model=args.flash_model,
-                                        heap_size=args.heap)
+                                        heap_size=args.heap, chip=args.chip, firmware_version=args.firmware,
+                                        interpreter=args.interpreter)
     board = virtual.VirtualBoard(config)
     device = board.start()
     print(device, flush=True)
