@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="RTS level while the port is open (default 0; some boards need 1)")
     parser.add_argument("--all-boards", action="store_true",
                         help="run flash/deploy/run-project/exec on every ESP board found (several --port: those)")
+    parser.add_argument("--virtual-firmware", metavar="RELEASE",
+                        help="with --port virtual: the MicroPython release it plays, e.g. 1.12 (default: the newest)")
+    parser.add_argument("--virtual-chip", metavar="CHIP", help="with --port virtual: esp32 (default) or esp8266")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -115,7 +118,18 @@ def open_board(args: argparse.Namespace, interrupt: bool = True):
     from ide.board.serial_link import LineSettings
 
     return Board.open(require_port(args), baud=args.baud, timeout=args.timeout, interrupt=interrupt,
-                      lines=LineSettings(dtr=bool(args.dtr), rts=bool(args.rts)))
+                      lines=LineSettings(dtr=bool(args.dtr), rts=bool(args.rts)), virtual_config=virtual_config(args))
+
+
+def virtual_config(args: argparse.Namespace):
+    """The virtual board --virtual-firmware/--virtual-chip ask for (None: its defaults)."""
+    firmware, chip = getattr(args, "virtual_firmware", None), getattr(args, "virtual_chip", None)
+    if not (firmware or chip):
+        return None
+    if args.port != "virtual":
+        raise UsageError("--virtual-firmware" if firmware else "--virtual-chip", "only with --port virtual")
+    from ide.board.virtual import VirtualBoardConfig
+    return VirtualBoardConfig(firmware_version=firmware, chip=chip or "esp32")
 
 
 def require_port(args: argparse.Namespace) -> str:

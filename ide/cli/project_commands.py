@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ide.board.board import Board
-from ide.cli import require_port
+from ide.cli import require_port, virtual_config
 from ide.project.build import HOST_TARGET, MpyTarget, build_project
 from ide.project.heap_budget import check as check_heap
 from ide.project.new_project import ProjectSettings, ap_password_of, create_project
@@ -101,7 +101,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         target = _parse_target(args.mpy, args.arch)
     elif args.port:
         from ide.project.build import detect_target
-        with Board.open(require_port(args), baud=args.baud, timeout=args.timeout) as board:
+        with Board.open(require_port(args), baud=args.baud, timeout=args.timeout,
+                        virtual_config=virtual_config(args)) as board:
             target = detect_target(board)
     else:
         target = MpyTarget(HOST_TARGET.version, HOST_TARGET.sub_version, args.arch)
@@ -120,7 +121,8 @@ def _report(report) -> None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     project = load_project(args.dir)
-    with Board.open(require_port(args), baud=args.baud, timeout=args.timeout) as board:
+    with Board.open(require_port(args), baud=args.baud, timeout=args.timeout,
+                    virtual_config=virtual_config(args)) as board:
         report = deploy(board, project, on_file=lambda path: print(f"  {path}", file=sys.stderr))
         board.to_friendly_repl()
     _report(report)
@@ -129,7 +131,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_run_project(args: argparse.Namespace) -> int:
     project = load_project(args.dir)
-    with Board.open(require_port(args), baud=args.baud, timeout=args.timeout) as board:
+    with Board.open(require_port(args), baud=args.baud, timeout=args.timeout,
+                    virtual_config=virtual_config(args)) as board:
         report = run_project(board, project, _out, on_file=lambda path: print(f"  {path}", file=sys.stderr))
         _report(report)
         cancel = threading.Event()
