@@ -44,8 +44,17 @@ def _mipy_info():
     except Exception:
         pass
     i = sys.implementation
+    vb = 0
+    if '/__vb_shims__' in sys.path:
+        vb = 1
+        try:
+            import json
+            with open('/__vb_state__/virtual.json') as f:
+                vb = json.load(f)['chip']['heap_scale']
+        except Exception:
+            pass
     print(repr((tuple(i.version), sys.platform, getattr(i, '_machine', ''), getattr(i, '_mpy', 0),
-                gc.mem_free(), gc.mem_alloc(), fs, uid, '/__vb_shims__' in sys.path)))
+                gc.mem_free(), gc.mem_alloc(), fs, uid, vb)))
 _mipy_info()
 del _mipy_info
 """
@@ -54,7 +63,7 @@ del _mipy_info
 @dataclasses.dataclass(frozen=True)
 class BoardInfo:
     version: str          # "1.29.0"
-    platform: str         # "esp32", "esp8266", ... (the virtual board reports "esp32")
+    platform: str         # "esp32", "esp8266", ... (the virtual board reports the chip it plays)
     machine: str          # "Generic ESP32 module with ESP32"
     mpy_version: int      # .mpy file format version (6 for MicroPython 1.19+)
     mpy_sub_version: int
@@ -65,25 +74,31 @@ class BoardInfo:
     fs_free: int
     unique_id: str
     virtual: bool
+    # A virtual board on a 64-bit interpreter: mem_free/mem_alloc are in a chip's bytes, scaled from the
+    # interpreter's (ide/board/virtual/heap.py), so estimates; on a chip or a 32-bit interpreter, exact.
+    ram_estimated: bool = False
+
+    @property
+    def ram_text(self) -> str:
+        return f"{'≈' if self.ram_estimated else ''}{self.mem_free // 1024} KB RAM free"
 
     @property
     def summary(self) -> str:
         return (f"MicroPython {self.version} on {self.platform}{' (virtual)' if self.virtual else ''}, "
-                f"{self.mem_free // 1024} KB RAM free, {self.fs_free // 1024} KB of "
-                f"{self.fs_total // 1024} KB flash free")
+                f"{self.ram_text}, {self.fs_free // 1024} KB of {self.fs_total // 1024} KB flash free")
 
 
 def parse_info(text: str) -> BoardInfo:
-    version, platform, machine, mpy, mem_free, mem_alloc, fs, uid, is_virtual = ast.literal_eval(text)
+    version, platform, machine, mpy, mem_free, mem_alloc, fs, uid, heap_scale = ast.literal_eval(text)
     release = ".".join(str(part) for part in version[:3])
+    is_virtual = bool(heap_scale)
     if is_virtual:
-        platform = "esp32"
-        machine = "Generic ESP32 module with ESP32 (virtual board on " + machine.split(" [")[0] + ")"
+        machine += " (virtual board)"
     return BoardInfo(
         version=release, platform=platform, machine=machine, mpy_version=mpy & 0xFF,
         mpy_sub_version=(mpy >> 8) & 3, mpy_arch=MPY_ARCH_NAMES.get(mpy >> 10),
         mem_free=mem_free, mem_alloc=mem_alloc, fs_total=fs[0], fs_free=fs[1], unique_id=uid,
-        virtual=bool(is_virtual))
+        virtual=is_virtual, ram_estimated=is_virtual and heap_scale != 1)
 
 
 class Board:

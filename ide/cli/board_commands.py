@@ -89,7 +89,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = board.info()
     rows = [("MicroPython", info.version), ("platform", info.platform + (" (virtual)" if info.virtual else "")),
             ("machine", info.machine), (".mpy version", f"{info.mpy_version}.{info.mpy_sub_version}"),
-            ("native arch", info.mpy_arch or "none"), ("RAM free", f"{info.mem_free} bytes"),
+            ("native arch", info.mpy_arch or "none"), ("RAM free", f"{info.mem_free} bytes" + (" (estimated, in a chip's bytes: a virtual board on a 64-bit "
+                                                  "interpreter)" if info.ram_estimated else "")),
             ("flash", f"{info.fs_free} of {info.fs_total} bytes free"), ("unique id", info.unique_id or "-")]
     for name, value in rows:
         print(f"{name:<13} {value}")

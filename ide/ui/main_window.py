@@ -592,7 +592,8 @@ class MainWindow(QMainWindow):
         self.tabs.set_board_port(info.platform)
         self.board_label.setText(
             f"MicroPython {info.version} · {info.platform}{' (virtual)' if info.virtual else ''} · "
-            f"RAM {human_size(info.mem_free)} free · flash {human_size(info.fs_free)} free")
+            f"RAM {'≈' if info.ram_estimated else ''}{human_size(info.mem_free)} free · "
+            f"flash {human_size(info.fs_free)} free")
         self.board_label.setToolTip(info.machine)
         self.sig_board_info.emit(info)
 
