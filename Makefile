@@ -36,6 +36,11 @@ system-test-deps:
 		command -v apt-get >/dev/null 2>&1 && { apt-get install -y -qq mosquitto >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq mosquitto; }; } \
 		|| echo "mosquitto not installed: the Mosquitto tests will be skipped"; }
+	@# gcc -m32 builds the 32-bit MicroPython (tests/peers.py) on which heap figures are a chip's.
+	@echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1 && { apt-get install -y -qq gcc-multilib >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq gcc-multilib; }; } \
+		|| echo "gcc-multilib not installed: the 32-bit heap tests will be skipped"; }
 
 test: $(STAMP) system-test-deps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
