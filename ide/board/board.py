@@ -27,6 +27,8 @@ Progress = Callable[[int, int], None]
 MPY_ARCH_NAMES = {0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
                   7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
 
+# 1.12-1.18 name the .mpy version sys.implementation.mpy and have no _machine (both came in 1.19, as _mpy and
+# _machine: micropython#8588); os.uname().machine says the same there.
 _INFO_CODE = """
 def _mipy_info():
     import sys, gc, os
@@ -53,7 +55,13 @@ def _mipy_info():
                 vb = json.load(f)['chip']['heap_scale']
         except Exception:
             pass
-    print(repr((tuple(i.version), sys.platform, getattr(i, '_machine', ''), getattr(i, '_mpy', 0),
+    m = getattr(i, '_machine', '')
+    if not m:
+        try:
+            m = os.uname().machine
+        except Exception:
+            pass
+    print(repr((tuple(i.version), sys.platform, m, getattr(i, '_mpy', getattr(i, 'mpy', 0)),
                 gc.mem_free(), gc.mem_alloc(), fs, uid, vb)))
 _mipy_info()
 del _mipy_info
