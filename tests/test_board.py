@@ -327,7 +327,7 @@ def test_virtual_board_reports_remapped_privileged_ports(board):
 def test_ctrl_c_detection_without_proc_uses_ps(board, monkeypatch):
     # macOS has no /proc: the bridge asks ps for the interpreter's caught signals instead.
     from ide.board import virtual
-    monkeypatch.setattr(virtual, "PROC_STATUS", virtual.Path("/no-proc-here"))
+    monkeypatch.setattr(virtual.process, "PROC_STATUS", virtual.Path("/no-proc-here"))
     cancel = threading.Event()
     threading.Timer(0.6, cancel.set).start()
     assert board.run("while True:\n    pass\n", lambda data: None, cancel)
