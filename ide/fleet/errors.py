@@ -21,6 +21,16 @@ class DuplicateBoard(FleetError):
         super().__init__(f"{port} given twice")
 
 
+class FlashWorkerDied(FleetError):
+    """The process flashing ``port`` ended without a result (``exitcode``; ``detail`` when it said something)."""
+
+    def __init__(self, port: str, exitcode: int | None, detail: str = ""):
+        self.port = port
+        self.exitcode = exitcode
+        self.detail = detail
+        super().__init__(f"flash worker for {port} ended (exit code {exitcode}) {detail}".strip())
+
+
 class OtaError(FleetError):
     """Root of the update-over-the-air errors."""
 

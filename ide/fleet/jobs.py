@@ -7,6 +7,8 @@ Each job opens its own board (one port per worker) and reports its phases and pr
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from ide.board.board import Board
 from ide.board.serial_link import DEFAULT_LINES, LineSettings
 from ide.fleet.boards import open_board
+from ide.fleet.errors import FlashWorkerDied
 from ide.fleet.runner import BoardReport, JobOutcome
 from ide.project.project import Project
 
@@ -53,25 +56,116 @@ class BoardOptions:
 
 
 class FlashJob:
-    """Write a MicroPython firmware image (esptool through :mod:`ide.flasher.flash`)."""
+    """Write a MicroPython firmware image (esptool through :mod:`ide.flasher.flash`), each board in a process of
+    its own: esptool logs through one process-wide logger, so ide.flasher lets one flash run at a time per
+    process, and the boards would otherwise be written one after the other."""
 
     name = "flash"
 
     def __init__(self, firmware: Path | bytes, chip: str | None = None, erase: bool = False,
-                 baud: int | None = None):
+                 baud: int | None = None, in_process: bool = False):
         # Read once: every worker writes the same bytes, and a file changed midway would flash two versions.
         self.image = firmware if isinstance(firmware, bytes) else Path(firmware).read_bytes()
         self.chip = chip
         self.erase = erase
         self.baud = baud
+        self.in_process = in_process
 
     def run(self, port: str, report: BoardReport) -> JobOutcome:
-        from ide.flasher import flash
-        extra = {"baud": self.baud} if self.baud else {}
-        result = flash.flash_firmware(port, self.image, chip=self.chip, erase=self.erase, progress=report.progress,
-                                      stage=report.phase, cancel=report.cancel, **extra)
-        return JobOutcome(result.chip.chip.display_name, result.chip.mac or "",
-                          f"wrote {_size(result.size)} at 0x{result.offset:x}")
+        if self.in_process:
+            return _outcome(_flash(port, self.image, self.chip, self.erase, self.baud, report.phase,
+                                   report.progress, report.cancel))
+        context = multiprocessing.get_context("spawn")  # the same on every OS, and no inherited threads
+        receive, send = context.Pipe(duplex=False)
+        cancel = context.Event()
+        child = context.Process(target=_flash_child, args=(send, port, self.image, self.chip, self.erase,
+                                                           self.baud, cancel), daemon=True,
+                                name=f"flash {port}")
+        child.start()
+        send.close()
+        try:
+            while True:
+                if report.cancel is not None and report.cancel.is_set():
+                    cancel.set()  # the child stops at its next safe point: never in the middle of a write
+                if not receive.poll(0.1):
+                    if not child.is_alive() and not receive.poll(0):
+                        raise FlashWorkerDied(port, child.exitcode)
+                    continue
+                try:
+                    kind, value = receive.recv()
+                except EOFError:
+                    raise FlashWorkerDied(port, child.join(5) or child.exitcode) from None
+                if kind == "phase":
+                    report.phase(value)
+                elif kind == "progress":
+                    report.progress(*value)
+                elif kind == "chip":
+                    report.chip, report.mac = value
+                elif kind == "done":
+                    return JobOutcome(*value)
+                elif kind == "error":
+                    raise _rebuild(value)
+        finally:
+            receive.close()
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+
+
+def _flash(port, image, chip, erase, baud, phase, progress, cancel):
+    from ide.flasher import flash
+    extra = {"baud": baud} if baud else {}
+    return flash.flash_firmware(port, image, chip=chip, erase=erase, progress=progress, stage=phase,
+                                cancel=cancel, **extra)
+
+
+def _outcome(result) -> JobOutcome:
+    return JobOutcome(result.chip.chip.display_name, result.chip.mac or "",
+                      f"wrote {_size(result.size)} at 0x{result.offset:x}")
+
+
+def _flash_child(send, port, image, chip, erase, baud, cancel) -> None:
+    """The flash of one board, in its own process; everything it learns goes back through ``send``."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= 0.1:
+            last[0] = now
+            send.send(("progress", (done, total)))
+
+    try:
+        result = _flash(port, image, chip, erase, baud, lambda name: send.send(("phase", name)), progress, cancel)
+        send.send(("done", dataclasses.astuple(_outcome(result))))
+    except BaseException as error:  # handed to the parent, which raises it as if it happened there
+        send.send(("error", _portable(error)))
+    finally:
+        send.close()
+
+
+def _portable(error: BaseException) -> tuple:
+    """An exception as (module, class, args, attributes): ours carry their facts on attributes and take other
+    constructor arguments than their args, so pickling them whole does not round-trip."""
+    state = {key: value for key, value in vars(error).items() if _picklable(value)}
+    return type(error).__module__, type(error).__qualname__, tuple(str(arg) for arg in error.args), state
+
+
+def _picklable(value) -> bool:
+    return isinstance(value, (str, bytes, int, float, bool, type(None), tuple, list, dict))
+
+
+def _rebuild(portable: tuple) -> BaseException:
+    module, name, args, state = portable
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            raise TypeError(name)
+    except (ImportError, AttributeError, TypeError):
+        return FlashWorkerDied("?", None, f"{module}.{name}: {' '.join(args)}")
+    error = cls.__new__(cls)
+    BaseException.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class _BuildGate:

@@ -17,6 +17,12 @@ def _duplicate(error: errors.DuplicateBoard) -> str:
     return f"{error.port} is named twice; each board can be given once."
 
 
+@explains(errors.FlashWorkerDied)
+def _worker_died(error: errors.FlashWorkerDied) -> str:
+    return (f"Flashing {error.port} stopped without a result ({error.detail or f'exit code {error.exitcode}'}). "
+            "Try that board again on its own: mipy-studio --port PORT flash FIRMWARE.")
+
+
 @explains(errors.BrokerUnreachable)
 def _broker(error: errors.BrokerUnreachable) -> str:
     return (f"Could not reach the MQTT broker at {error.host}:{error.port} ({error.detail or 'no answer'}). Is the "
