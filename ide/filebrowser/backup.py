@@ -281,7 +281,7 @@ def restore_files(fs: BoardFS, zip_path: Path | str, progress: Progress | None =
             raise BoardFileError(path, "is a folder on the board, a file in the backup")
     paths = sorted(backup.files)
     board_hashes = fs.hashes([path for path in paths if path in on_board]) if on_board else {}
-    to_write = [path for path in paths if board_hashes.get(path) != fs._host_hash(backup.files[path])]
+    to_write = [path for path in paths if board_hashes.get(path) != fs.host_hash(backup.files[path])]
     report.unchanged = [path for path in paths if path not in to_write]
     needed = sum(len(backup.files[path]) for path in to_write)
     freed = sum(on_board[path].size for path in to_write if path in on_board)
@@ -306,7 +306,7 @@ def restore_files(fs: BoardFS, zip_path: Path | str, progress: Progress | None =
     if to_write:
         # Each write was checked on its own; one last look that nothing changed them meanwhile.
         final = fs.hashes(to_write)
-        damaged = [path for path in to_write if final.get(path) != fs._host_hash(backup.files[path])]
+        damaged = [path for path in to_write if final.get(path) != fs.host_hash(backup.files[path])]
         if damaged:
             raise RestoreIncomplete(str(backup.path), damaged[0], [p for p in report.written if p not in damaged],
                                     damaged)

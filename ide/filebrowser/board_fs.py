@@ -142,7 +142,8 @@ class BoardFS:
                 return BoardNoSpace(path, 0, 0)
         return error
 
-    def _host_hash(self, data: bytes) -> str:
+    def host_hash(self, data: bytes) -> str:
+        """The hash the board will report for ``data`` (sha256, or crc32 where the firmware has no hashlib)."""
         if self.hash_kind == "sha256":
             return hashlib.sha256(data).hexdigest()
         return "%08x" % zlib.crc32(data)
@@ -257,7 +258,7 @@ class BoardFS:
             packed = packer.compress(data) + packer.flush()
             if len(packed) <= len(data) * (1 - COMPRESS_MIN_SAVING):
                 wire, compressed = packed, True
-        expected = self._host_hash(data)
+        expected = self.host_hash(data)
         for attempt in range(1, attempts + 1):
             try:
                 got = self._put(path, temporary, wire, compressed, len(data), progress, cancel)
@@ -442,7 +443,7 @@ class BoardFS:
             raise
         if self.hash_kind is None:
             self._ensure_helpers()
-        expected = self._host_hash(bytes(data))
+        expected = self.host_hash(bytes(data))
         if digest.strip() != expected:
             raise TransferVerifyError(path, digest.strip(), expected)
         return bytes(data)
@@ -542,7 +543,7 @@ class BoardFS:
             elif name not in local_files:
                 result[name] = "board only"
             else:
-                same = remote_hashes.get(posixpath.join(remote_dir, name)) == self._host_hash(
+                same = remote_hashes.get(posixpath.join(remote_dir, name)) == self.host_hash(
                     local_files[name].read_bytes())
                 result[name] = "same" if same else "changed"
         return result

@@ -187,7 +187,7 @@ def install(fs: BoardFS, specs: list[str | PackageSpec], index: PackageIndex | N
     for package in packages:
         planned += _record_files(target, package, contents, index)
     on_board = fs.hashes([path for path, _ in planned]) if planned else {}
-    to_write = [(path, data) for path, data in planned if on_board.get(path) != fs._host_hash(data)]
+    to_write = [(path, data) for path, data in planned if on_board.get(path) != fs.host_hash(data)]
     writing = {path for path, _ in to_write}
     report.unchanged = [path for path, _ in planned if path not in writing]
     needed = sum(len(data) for _, data in to_write)
