@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from PyQt6.QtCore import Qt
 
 from conftest import needs_virtual_board
 from ide.board import virtual
@@ -118,3 +119,21 @@ def test_exec_job_failure_is_a_row_not_an_exception():
     results = run_fleet(["/dev/does-not-exist-1", "/dev/does-not-exist-2"], ExecJob("print(1)"))
     assert [result.status for result in results] == [FAILED, FAILED]
     assert "does-not-exist-1" in summary_table(results)
+
+
+@needs_virtual_board
+def test_many_boards_dialog_runs_a_line_on_the_ticked_boards(qtbot, virtual_boards):
+    from ide.ui.many_boards import ManyBoardsDialog
+    dialog = ManyBoardsDialog(lambda: None)
+    qtbot.addWidget(dialog)
+    tab = dialog.boards_tab
+    for n in range(tab.ports.count()):
+        tab.ports.item(n).setCheckState(Qt.CheckState.Unchecked)  # real ports of this machine: not these
+    for board in virtual_boards[:2]:
+        tab.add_port(board.device_path)
+    tab.job.setCurrentIndex(tab.job.findData("exec"))
+    tab.argument.setText("print(6 * 7)")
+    tab.run_button.click()
+    qtbot.waitUntil(lambda: tab.summary.text() == "2 of 2 boards ok", timeout=30_000)
+    assert [tab.table.item(row, 4).text() for row in range(2)] == ["42", "42"]
+    assert all(tab.table.item(row, 1).text() == "esp32 (virtual)" for row in range(2))

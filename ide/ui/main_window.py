@@ -345,6 +345,9 @@ class MainWindow(QMainWindow):
                                           tip="Stop a main.py that never lets go (loops, deep sleep, Ctrl-C off)",
                                           icon="rescue")
         board_menu.addAction(self.rescue_action)
+        self.many_boards_action = self._action("Many boards…", self.open_many_boards,
+                                               tip="Flash, deploy or run on many boards at once; updates over the air")
+        board_menu.addAction(self.many_boards_action)
         from ide.ui.packages_dialog import install_package_actions
         install_package_actions(self, board_menu)
         view_menu = menu.addMenu("&View")
@@ -903,6 +906,10 @@ class MainWindow(QMainWindow):
         self.console.append_note("— rescuing: interrupting the board across a reset (press its RESET button if "
                                  "nothing happens) —")
         self.connect_board(port, rescue=move_main)
+
+    def open_many_boards(self) -> None:
+        from ide.ui.many_boards import open_many_boards
+        open_many_boards(self)
 
     def open_flasher(self) -> None:
         """The firmware wizard. The port must be free for esptool, so a connection to it is closed first."""
