@@ -77,32 +77,28 @@ def test_download_by_drop_on_local_tree(qtbot, window, tmp_path):
     assert (dest / "sensor.py").read_text() == "VALUE = 42\n"
 
 
-def test_drag_out_copies_board_files_to_local_urls(qtbot, window, tmp_path):
-    (tmp_path / "board" / "notes.txt").write_text("board text")
-    (tmp_path / "board" / "lib").mkdir()
-    (tmp_path / "board" / "lib" / "util.py").write_text("X = 1\n")
-    window.browser.drag_copies_dir = tmp_path / "drag"
+def test_icons_on_the_refresh_button_and_on_tree_entries(qtbot, window, tmp_path):
+    (tmp_path / "board" / "main.py").write_text("pass\n")
+    (tmp_path / "board" / "data").mkdir()
     window.browser.refresh()
-    wait_listed(qtbot, window, "/notes.txt")
-    # What the tree's startDrag does while the button is held: copy, then build the drag's MIME data.
-    mime = window.browser.drag_mime_data(["/notes.txt", "/lib"])
-    assert mime is not None and all(url.isLocalFile() for url in mime.urls())
-    notes, lib = [Path(url.toLocalFile()) for url in mime.urls()]
-    assert notes.name == "notes.txt" and notes.read_text() == "board text"
-    assert lib.name == "lib" and (lib / "util.py").read_text() == "X = 1\n"
-    assert tmp_path / "drag" in notes.parents  # a temporary copy, not the board's folder
-
-    dest = tmp_path / "local"  # the same drag dropped on the local tree downloads from the board
-    dest.mkdir()
-    with qtbot.waitSignal(window.browser.sig_transfer_done, timeout=10000) as blocker:
-        assert window.local_tree.handle_drop(mime, str(dest))
-    assert blocker.args[0] == "download" and (dest / "lib" / "util.py").read_text() == "X = 1\n"
-
-    with qtbot.waitSignal(window.browser.sig_drag_ready, timeout=10000) as blocker:
-        window.browser.prepare_drag(["/lib/util.py"])
-    [util] = [Path(url.toLocalFile()) for url in blocker.args[0].urls()]
-    assert util.read_text() == "X = 1\n"
-    assert not notes.exists()  # the previous drag's copies are gone
+    wait_listed(qtbot, window, "/data")
+    assert window.browser.refresh_button.text() == "Refresh"  # no glyph standing in for an icon
+    window.icons.load()  # what the window does after its first frame
+    assert not window.browser.refresh_button.icon().isNull()
+    folder, main = window.browser.item_for("/data"), window.browser.item_for("/main.py")
+    assert not folder.icon(0).isNull() and not main.icon(0).isNull()
+    assert folder.icon(0).cacheKey() != main.icon(0).cacheKey()
+    window.browser.refresh()  # items made after the icons loaded get them too
+    wait_listed(qtbot, window, "/main.py")
+    assert not window.browser.item_for("/main.py").icon(0).isNull()
+    menu = window.browser.context_menu(window.browser.item_for("/main.py"))
+    assert all(not a.icon().isNull() for a in menu.actions() if a.text())
+    (tmp_path / "local.py").write_text("pass\n")
+    model = window.local_tree.fs_model
+    window.local_tree.set_root(tmp_path)
+    qtbot.waitUntil(lambda: model.index(str(tmp_path / "local.py")).isValid(), timeout=5000)
+    icon = model.data(model.index(str(tmp_path / "local.py")), Qt.ItemDataRole.DecorationRole)
+    assert icon.cacheKey() == window.local_tree.fs_model.entry_icons["python"].cacheKey()
 
 
 def test_rename_and_delete(qtbot, window, tmp_path):

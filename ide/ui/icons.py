@@ -41,7 +41,7 @@ ICON_NAMES: dict[str, str] = {
     "python-file": "mdi6.language-python", "delete": "mdi6.delete-outline", "rename": "mdi6.rename-box",
     "new-folder": "mdi6.folder-plus-outline", "clear": "mdi6.notification-clear-all", "start": "mdi6.home-outline",
     "error": "mdi6.alert-circle-outline", "warning": "mdi6.alert-outline", "template": "mdi6.puzzle-outline",
-    "led": "mdi6.led-on", "wifi": "mdi6.wifi", "mqtt": "mdi6.access-point-network", "web": "mdi6.web",
+    "led": "mdi6.led-on", "backup": "mdi6.archive-arrow-down-outline", "restore": "mdi6.backup-restore", "wifi": "mdi6.wifi", "mqtt": "mdi6.access-point-network", "web": "mdi6.web",
 }
 
 

@@ -14,17 +14,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                              QProgressBar, QStackedWidget, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from ide.board.port_choice import choose_port, port_change
+from ide.board.running_program import PromptWatcher, StoppedProgram, describe_stop, stop_running_program
 from ide.errors import Cancelled, DeviceTraceback, PortVanishedError
 from ide.explain import explain
 from ide.ui import theme as theme_mod
 from ide.ui.board_worker import BoardConnection, BoardJob, crlf
-from ide.ui.console import PASTE_MODE_ENTER, PASTE_MODE_FINISH, ReplConsole
+from ide.ui.console import CTRL_D_SOFT_RESET, PASTE_MODE_ENTER, PASTE_MODE_FINISH, ReplConsole
 from ide.ui.editor import CodeEditor, EditorTabs, ProblemsList
 from ide.ui.file_browser import BoardFileBrowser, LocalFileTree, human_size
 from ide.ui.find_replace import FindReplaceBar
@@ -74,12 +75,37 @@ def _ask_rescue(parent: QWidget) -> bool | None:
     return False
 
 
+def _ask_board_copy(parent: QWidget, name: str, board_path: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, "File changed on the board",
+                      f"{board_path} changed on the board since you opened it, and {name} has unsaved changes."
+                      "\n\nShow the board's file (your changes are lost), or keep your changes (saving them "
+                      "replaces the board's file)?", parent=parent)
+    show = box.addButton("Show the board's file", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Keep my changes", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.exec()
+    return box.clickedButton() is show
+
+
 def _ask_recover(parent: QWidget, buffers: list[RecoveredBuffer]) -> bool:
     names = "\n".join(f"  {b.name}" for b in buffers)
     return QMessageBox.question(
         parent, "Recover unsaved work?",
         f"MiPy Studio did not close properly last time. These files had unsaved changes:\n\n{names}\n\n"
         "Restore them?") == QMessageBox.StandardButton.Yes
+
+
+class _PromptFollower(QObject):
+    """Feeds the board's output to a :class:`PromptWatcher`, called on the board thread (a direct connection to
+    a real slot: no proxy object is made for it)."""
+
+    def __init__(self, watcher: PromptWatcher, parent: QObject | None = None):
+        super().__init__(parent)
+        self.watcher = watcher
+
+    @pyqtSlot(bytes)
+    def feed(self, data: bytes) -> None:
+        self.watcher.feed(data)
 
 
 class MainWindow(QMainWindow):
@@ -101,6 +127,10 @@ class MainWindow(QMainWindow):
     sig_ports_listed = pyqtSignal()
     """The port list was filled again (a scan finished)."""
 
+    sig_program_stopped = pyqtSignal(object, str)
+    """A job had to stop a running program first: (:class:`StoppedProgram`, what for: "to list the board's
+    files"). Emitted from the board thread."""
+
     def __init__(self, settings: Settings | None = None, recovery: RecoveryStore | None = None,
                  virtual_config: object = None, theme_manager: theme_mod.ThemeManager | None = None,
                  restore_session: bool = True):
@@ -115,6 +145,10 @@ class MainWindow(QMainWindow):
         self.recovery_prompt: Callable[[list[RecoveredBuffer]], bool] = lambda b: _ask_recover(self, b)
         # Rescue: True = move main.py aside, False = only stop it, None = cancelled.
         self.rescue_prompt: Callable[[], bool | None] = lambda: _ask_rescue(self)
+        # A board file is opened again while its tab has unsaved changes and the board's file changed: (tab
+        # name, board path) -> True to show the board's file (the changes are lost), False to keep the tab.
+        self.board_copy_prompt: Callable[[str, str], bool] = lambda name, path: _ask_board_copy(self, name, path)
+        self._reload_copies: set[str] = set()
         self.board_info = None
         self._jobs: dict[int, tuple[Callable | None, Callable | None, str | None]] = {}
         self._paused_jobs: set[int] = set()
@@ -128,6 +162,13 @@ class MainWindow(QMainWindow):
         self.theme = theme_manager or theme_mod.ThemeManager(app, self.settings.theme)
 
         self.connection = BoardConnection(self)
+        # Whether the board sits at its prompt, from its output in the order the board thread sees it (a direct
+        # connection: the flag is read there, when a job starts, before the UI thread has seen that output).
+        self.prompt_watcher = PromptWatcher()
+        self._prompt_follower = _PromptFollower(self.prompt_watcher, self)
+        self.connection._worker.sig_terminal_output.connect(self._prompt_follower.feed,
+                                                            Qt.ConnectionType.DirectConnection)
+        self.sig_program_stopped.connect(self._on_program_stopped)
         self._build_centre()
         self._build_docks()
         self._build_actions()
@@ -140,11 +181,11 @@ class MainWindow(QMainWindow):
         from ide.ui.board_view import install_board_view
         install_board_view(self)
         self._build_help_menu()
-        self.project_controller.sig_project_changed.connect(lambda _p: self._update_project_state())
+        self.project_controller.sig_project_changed.connect(lambda _p: (self._update_project_state(),
+                                                                        self._refresh_board_files()))
         # Run project changed the board's files. Listing them would stop the program it just started, so the
         # tree is updated from the sync report instead (a failed run is listed: nothing runs then).
-        self.project_controller.sig_run_done.connect(
-            lambda report: self.browser.apply_changes(report.sync.uploaded, report.sync.removed))
+        self.project_controller.sig_run_done.connect(self._show_run_changes)
         self.project_controller.sig_run_failed.connect(lambda _e: self._refresh_board_files())
 
         self.theme.sig_theme_changed.connect(self._apply_palette)
@@ -207,7 +248,9 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.local_tree = LocalFileTree(self.settings.project_dir or os.getcwd())
+        self.local_tree.use_icons(self.icons)
         self.browser = BoardFileBrowser(self)
+        self.browser.may_replace_copy = self._may_replace_board_copy
         self.browser.compile_mpy = lambda: self.settings.compile_mpy
         self.browser.local_dir_for_downloads = lambda: self.local_tree.root
         self.console = ReplConsole()
@@ -515,7 +558,7 @@ class MainWindow(QMainWindow):
             self.select_port(port)
         port = self.port_combo.currentData()
         if not port:
-            self.show_message("No port", "Pick a port first (plug the board in, then press ⟳).")
+            self.show_message("No port", "Pick a port first (plug the board in, then press Refresh ports).")
             return
         options: dict[str, Any] = {}
         if port == "virtual":
@@ -535,6 +578,7 @@ class MainWindow(QMainWindow):
         self.connection.close()
 
     def _on_connected(self, port: str, greeting: bytes) -> None:
+        self.prompt_watcher.mark_idle()  # connecting interrupted what ran and ends at the prompt
         self.settings.last_port = port
         self._set_connected_state(True)
         self.connection_label.setText(f"Connected: {port}")
@@ -605,19 +649,56 @@ class MainWindow(QMainWindow):
     def run_board_job(self, title: str, fn: Callable, on_done: Callable | None = None,
                       on_error: Callable | None = None, transfer: bool = False, note: str | None = None,
                       show_prompt: bool = False, pause_console: bool | None = None,
-                      accepts_input: bool = False) -> BoardJob | None:
+                      accepts_input: bool = False, purpose: str | None = None) -> BoardJob | None:
         """Queue ``fn(board, ctx)`` on the board thread. ``on_done(result)`` / ``on_error(exception)`` run on the
         UI thread (default for errors: explain them to the user). ``transfer`` pauses the console while it runs
         and writes ``note`` into it afterwards; ``accepts_input`` sends console keys to the job (a running
-        program). Returns the job, or None when no board is connected."""
+        program). A job that has to stop a running program says so in the console, "stopped main.py" and
+        ``purpose`` ("to list the board's files"; default: "before " and the title). Returns the job, or None when
+        no board is connected."""
         if not self.connection.connected:
             self.show_message("Not connected", "Connect to a board first (pick its port in the toolbar, then "
                               "press Connect).")
             return None
-        job = BoardJob(title, fn, pause_console=transfer if pause_console is None else pause_console,
+        purpose = purpose or f"before {title[:1].lower()}{title[1:]}"
+        job = BoardJob(title, self._saying_what_it_stops(fn, purpose),
+                       pause_console=transfer if pause_console is None else pause_console,
                        show_prompt=show_prompt, accepts_input=accepts_input)
         self._jobs[job.id] = (on_done, on_error, note)
         return self.connection.submit(job)
+
+    def _saying_what_it_stops(self, fn: Callable, purpose: str) -> Callable:
+        """``fn`` preceded, when the board is not at its prompt, by an interrupt that names what it stopped
+        (:func:`ide.board.running_program.stop_running_program`), and followed by what it left running. Runs on
+        the board thread, in job order."""
+        watcher = self.prompt_watcher
+
+        def run(board, ctx):
+            if not watcher.at_prompt:
+                stopped = stop_running_program(board)
+                watcher.mark_idle()
+                if stopped is not None:
+                    self.sig_program_stopped.emit(stopped, purpose)
+            try:
+                return fn(board, ctx)
+            finally:
+                # A job that ended in the raw REPL ends at an idle prompt (the worker returns to the friendly one);
+                # one that left it (a reset from the friendly REPL) may have started main.py.
+                if board.repl.in_raw_repl:
+                    watcher.mark_idle()
+                else:
+                    watcher.mark_busy()
+        return run
+
+    @property
+    def board_at_prompt(self) -> bool:
+        """True when the board waits at its prompt, so a board job stops nothing."""
+        return self.prompt_watcher.at_prompt
+
+    def _on_program_stopped(self, stopped: StoppedProgram, purpose: str) -> None:
+        text = describe_stop(stopped, purpose)
+        self.console.append_note(f"— {text} —")
+        self.statusBar().showMessage(text[:1].upper() + text[1:], 10000)
 
     def _show_job(self, job: BoardJob | None) -> None:
         busy = job is not None
@@ -677,6 +758,8 @@ class MainWindow(QMainWindow):
 
     def _on_console_input(self, data: bytes) -> None:
         """Console keys: to the REPL, or to the running program (see ``BoardConnection.write``)."""
+        if self.connection.input_job is None and (b"\r" in data or CTRL_D_SOFT_RESET in data):
+            self.prompt_watcher.mark_busy()  # a command (or main.py after Ctrl-D) may run until the next prompt
         if self.connection.input_job is not None and data.startswith(PASTE_MODE_ENTER) \
                 and data.endswith(PASTE_MODE_FINISH):
             # A multi-line paste is wrapped in the REPL's paste mode; a program's input() wants the lines only.
@@ -727,10 +810,12 @@ class MainWindow(QMainWindow):
         self._clear_run_hint()
         self.console.append_note("— program stopped —" if interrupted else "— program finished —")
         self.console.feed(b">>> ")
+        self._refresh_board_files()  # a program may write files (logs, settings); nothing runs now
         self.sig_run_finished.emit(bool(interrupted))
 
     def _on_run_failed(self, error: BaseException) -> None:
         self._clear_run_hint()
+        self._refresh_board_files()
         if isinstance(error, DeviceTraceback):
             self.console.feed(b"\r\n" + crlf(error.traceback.encode("utf-8", "replace")))
             self.console.feed(b">>> ")
@@ -776,8 +861,18 @@ class MainWindow(QMainWindow):
         self._start_page_wanted = False  # the next tab change shows the editor again
 
     def _refresh_board_files(self) -> None:
-        if self.connection.connected and not self.connection.busy:
-            self.browser.refresh()
+        """List the board's files again after something changed them, unless that would stop a program."""
+        if self.connection.connected:
+            self.browser.refresh(automatic=True)
+
+    def _show_run_changes(self, report) -> None:
+        """Run project or Build and upload: the tree shows what the sync (and package install) wrote."""
+        written, removed = list(report.sync.uploaded), list(report.sync.removed)
+        packages = getattr(report, "packages", None)
+        if packages is not None:
+            written += list(packages.written)
+            removed += list(packages.removed)
+        self.browser.apply_changes(written, removed)
 
     def _update_start_state(self) -> None:
         controller = getattr(self, "project_controller", None)
@@ -934,9 +1029,9 @@ class MainWindow(QMainWindow):
     def soft_reset(self) -> None:
         """Restart MicroPython (boot.py and main.py run again; main.py's output follows in the console)."""
         self.console.append_note("— soft reset —")
+        # No board info afterwards: asking would stop the main.py the reset just started.
         self.run_board_job("Soft reset", lambda board, ctx: board.soft_reset(ctx.output, run_main=True,
-                                                                             wait_for_prompt=False),
-                           lambda _r: self.request_board_info())
+                                                                             wait_for_prompt=False))
 
     def upload_current_file(self) -> None:
         """Save the current file and copy it to the board's root folder."""
@@ -967,12 +1062,34 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_file(str(Path(path).resolve()))
         return editor
 
+    def _may_replace_board_copy(self, local: str, board_path: str, data: bytes) -> bool:
+        """Before a board file read for opening replaces its local copy: a tab with unsaved changes to that copy
+        keeps them when the board's file has not changed since (nothing to replace), else ``board_copy_prompt``
+        decides (True: show the board's file, losing the changes)."""
+        editor = self.tabs.find_editor(local)
+        if editor is None or not editor.is_modified:
+            return True
+        try:
+            if Path(local).read_bytes() == data:
+                return False
+        except OSError:
+            pass
+        if self.board_copy_prompt(editor.display_name, board_path):
+            self._reload_copies.add(str(Path(local).resolve()))
+            return True
+        return False
+
     def _open_board_file(self, local: str, board_path: str) -> None:
         self._board_files[str(Path(local).resolve())] = board_path
         self.settings.board_file_links = self._board_files
         existing = self.tabs.find_editor(local)
-        if existing is not None and not existing.is_modified:
-            existing.load(local)  # the download replaced the file under the tab: show what the board has
+        reload = str(Path(local).resolve()) in self._reload_copies
+        self._reload_copies.discard(str(Path(local).resolve()))
+        if existing is not None and (reload or not existing.is_modified):
+            # The read replaced the copy under the tab: show what the board has, where the cursor was.
+            line, column = existing.cursor_line_column()
+            existing.load(local)
+            existing.goto_line(line, column)
         editor = self.tabs.open_file(local)
         index = self.tabs.indexOf(editor)
         self.tabs.setTabToolTip(index, f"On the board: {board_path}")
