@@ -185,6 +185,12 @@ class _VbRootFs:
 
 
 def _vb_boot(main_globals):
+    import gc
+    # Collect often while booting: each collection lets the next allocations reuse the holes the start-up's
+    # temporaries left, so what stays allocated (the shims) packs at the bottom of the heap and a program finds
+    # its free heap in one piece, as on a chip that has these modules in flash. Without it the long-lived objects
+    # spread over the whole heap: 190 KB free, no 9 KB block.
+    gc.threshold(4096)
     import sys
     import json
     import os
@@ -286,4 +292,5 @@ def _vb_boot(main_globals):
 
 
 _vb_boot(globals())
+__import__("gc").threshold(-1)
 del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile
