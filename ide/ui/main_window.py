@@ -254,6 +254,7 @@ class MainWindow(QMainWindow):
         self.browser.compile_mpy = lambda: self.settings.compile_mpy
         self.browser.local_dir_for_downloads = lambda: self.local_tree.root
         self.console = ReplConsole()
+        self.console.icons = self.icons
         self.problems = ProblemsList()
         self.plotter = PlotterPane()
         left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
