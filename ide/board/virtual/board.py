@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import select
 import subprocess
 import tempfile
@@ -28,7 +27,8 @@ from ide.board.virtual import heap, process, profiles
 from ide.board.virtual.console import (CTRL_C, CTRL_E, MACHINE_RESET_CAUSE, ROM_RESET_CODES, SOFT_REBOOT,
                                        BOOT_SENTINEL, Console, rom_boot_text)
 from ide.board.virtual.faults import InputFaults, OutputFaults
-from ide.board.virtual.links import ClientHostPort, PtyBoardLine, PtyHostPort
+from ide.board.virtual.links import (ClientHostPort, PipeBoardLine, PtyBoardLine, PtyHostPort, SocketHostPort,
+                                     choose_link, pty_available)
 from ide.board.virtual.wire import (BOARD_TO_HOST_WINDOW, ESP32_STDIN_BUFFER, UNREAD_OUTPUT_DROP_S,
                                     UartReceiveBuffer, Wire)
 from ide.errors import VirtualBoardError, VirtualBoardUnavailable
@@ -62,6 +62,12 @@ class VirtualBoardConfig:
     network: dict | None = None
     print_pins: bool = False
     missing_modules: tuple[str, ...] = ()  # modules this board's firmware lacks, besides its release's (e.g. "hashlib")
+    # "pty": a pseudo-terminal each side; "socket": socket://127.0.0.1:PORT for the host, pipes for the interpreter.
+    # None: $MIPY_VIRTUAL_LINK, else a pty where the system has one (links.choose_link).
+    link: str | None = None
+    # "micropython_unix" or "micropython_module" (process.RUNTIMES); None: $MIPY_VIRTUAL_RUNTIME, else the first
+    # installed. Ignored when ``interpreter`` names an executable.
+    runtime: str | None = None
 
 
 class VirtualBoard:
@@ -73,10 +79,17 @@ class VirtualBoard:
     """
 
     def __init__(self, config: VirtualBoardConfig | None = None):
-        reason = process.unavailable_reason()
+        self.config = config or VirtualBoardConfig()
+        reason = process.unavailable_reason(None if self.config.interpreter else self.config.runtime)
         if reason:
             raise VirtualBoardUnavailable(reason)
-        self.config = config or VirtualBoardConfig()
+        try:
+            self.link = choose_link(self.config.link)
+        except ValueError as error:
+            raise VirtualBoardError(str(error)) from error
+        if self.link == "pty" and not pty_available():
+            raise VirtualBoardUnavailable("its pty link needs a pseudo-terminal, which this system lacks; "
+                                          "the socket link works everywhere")
         self.root_dir = Path(self.config.root_dir or process.default_board_dir())
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self._shims_dir = process.compiled_shims_dir()
@@ -86,7 +99,8 @@ class VirtualBoard:
                                     f"(it knows {', '.join(sorted(profiles.CHIPS))})")
         self.firmware = profiles.firmware(self.config.firmware_version)
         self.banner = profiles.banner(self.chip, self.firmware)
-        self._command = process.micropython_command(self.config.interpreter)
+        self.runtime = None if self.config.interpreter else process.choose_runtime(self.config.runtime)
+        self._command = process.micropython_command(self.config.interpreter, self.runtime)
         # The bundled unix port is 64-bit; an interpreter of the user's is asked.
         self.pointer_bits = heap.pointer_bits(tuple(self._command)) if self.config.interpreter else 64
         if self.config.heap_size is None:
@@ -105,13 +119,9 @@ class VirtualBoard:
         self._thread: threading.Thread | None = None
         self._running = False
         self._process: subprocess.Popen | None = None
-        self._host: PtyHostPort | ClientHostPort | None = None
-        self._line: PtyBoardLine | None = None
-        self._control_read = -1
-        self._control_write = -1
-        self._control_buffer = b""
-        self._go_read = -1
-        self._go_write = -1
+        self._host: PtyHostPort | SocketHostPort | ClientHostPort | None = None
+        self._line: PtyBoardLine | PipeBoardLine | None = None
+        self._boots = 0
         self._to_board = Wire(self.config.baud, self.config.latency_s)
         self._to_host = Wire(self.config.baud, self.config.latency_s)
         self._rx_buffer = UartReceiveBuffer(self.config.rx_buffer)
@@ -134,8 +144,8 @@ class VirtualBoard:
     # --- life cycle ----------------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Power the board on and return its device path."""
-        self._host = PtyHostPort()
+        """Power the board on and return its device path (a pty's, or ``socket://127.0.0.1:PORT``)."""
+        self._host = PtyHostPort() if self.link == "pty" else SocketHostPort()
         self.device_path = self._host.plug()
         self._power_on()
         log.info("virtual board at %s, files in %s", self.device_path, self.root_dir)
@@ -153,9 +163,7 @@ class VirtualBoard:
         return host.feed
 
     def _power_on(self) -> None:
-        self._line = PtyBoardLine()
-        self._control_read, self._control_write = os.pipe()
-        os.set_blocking(self._control_read, False)
+        self._line = PtyBoardLine() if self.link == "pty" else PipeBoardLine()
         self._running = True
         self._boot("POWERON_RESET", raw=False, announce=False)
         self._thread = threading.Thread(target=self._loop, name="virtual-board", daemon=True)
@@ -171,13 +179,6 @@ class VirtualBoard:
             self._host.close()
         if self._line is not None:
             self._line.close()
-        for fd in (self._control_read, self._control_write, self._go_read, self._go_write):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._control_read = self._control_write = self._go_read = self._go_write = -1
         self.side_channel.close()
         self._state_holder.cleanup()
 
@@ -287,8 +288,9 @@ class VirtualBoard:
         self._kill_process()
         self._expect_exit = False
         # What the old interpreter printed before it died is still in the line: it left the chip before the
-        # reset, so it reaches the host before the boot text.
+        # reset, so it reaches the host before the boot text. Its requests died with it.
         self._drain_board_output()
+        self._console.take_requests()
         self._line.restart()
         self._to_board.clear()
         self._interruptible = False
@@ -303,31 +305,27 @@ class VirtualBoard:
             (self.state_dir / "boot.json").write_text(
                 json.dumps({"reset_cause": MACHINE_RESET_CAUSE.get(cause, 2)}))
         self._console.reset(raw=raw, quiet=quiet)
+        # A fresh "go" file per boot: the answer to an interrupted boot must not release the next one.
+        (self.state_dir / self._go_name()).unlink(missing_ok=True)
+        self._boots += 1
         args = {"root": str(self.root_dir.resolve()), "shims": str(self._shims_dir), "state": str(self.state_dir),
-                "control_fd": self._control_write, "run_main": not raw and not quiet, "fs_size": self.fs_size,
+                "go": self._go_name(), "run_main": not raw and not quiet, "fs_size": self.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL,
                 "chip_stdio": True, "heap_scale": self.heap_scale,
                 "missing_modules": list(self.missing_modules), "preload": list(process.PRELOADED_SHIMS)}
-        for fd in (self._go_read, self._go_write):
-            if fd >= 0:
-                os.close(fd)
-        # A fresh pipe per boot: a "go" byte left unread by an interrupted boot must not release the next one.
-        self._go_read, self._go_write = os.pipe()
-        args["go_fd"] = self._go_read
         args_path = self.state_dir / "boot_args.json"
         args_path.write_text(json.dumps(args))
         command = self._command + ["-X", f"heapsize={self.heap_size}", "-i", str(process.START_SCRIPT),
                                    str(args_path)]
         stdin, stdout = self._line.child_stdio()
         try:
-            self._process = subprocess.Popen(
-                command, stdin=stdin, stdout=stdout, stderr=stdout,
-                pass_fds=(self._control_write, self._go_read), start_new_session=True, cwd=str(self.state_dir),
-                preexec_fn=process.die_with_parent if self.config.interpreter else None,
-                env={**os.environ, "MICROPYPATH": ""})
+            self._process = process.start(command, stdin, stdout, self.state_dir, bool(self.config.interpreter))
         except OSError as error:
             raise VirtualBoardError(f"could not start the MicroPython interpreter: {error}") from error
         self._line.started()
+
+    def _go_name(self) -> str:
+        return f"go-{self._boots}"
 
     def _emit(self, data: bytes) -> None:
         """Queue bytes from the board to the host, over the wire."""
@@ -348,8 +346,6 @@ class VirtualBoard:
 
     def _wait(self, timeout: float) -> None:
         handles = list(self._host.wait_handles()) if self._host is not None else []
-        if self._control_read >= 0:
-            handles.append(self._control_read)
         if self._to_host.pending_bytes() < BOARD_TO_HOST_WINDOW:
             handles.extend(self._line.wait_handles())
         try:
@@ -359,7 +355,6 @@ class VirtualBoard:
 
     def _step(self) -> float:
         now = time.monotonic()
-        self._read_control()
         self._check_process()
         if self._asleep_until is not None and now >= self._asleep_until:
             self._asleep_until = None
@@ -373,15 +368,10 @@ class VirtualBoard:
             next_times.append(now + 0.005)
         return (min(next_times) - time.monotonic()) if next_times else 0.02
 
-    def _read_control(self) -> None:
-        try:
-            chunk = os.read(self._control_read, 1024)
-        except BlockingIOError:
-            return
-        self._control_buffer += chunk
-        while b"\n" in self._control_buffer:
-            line, self._control_buffer = self._control_buffer.split(b"\n", 1)
-            self._handle_request(line.decode("ascii", "replace").split())
+    def _handle_requests(self) -> None:
+        """What the shims asked for in the output just read (console.py collects the framed requests)."""
+        for words in self._console.take_requests():
+            self._handle_request(words)
 
     def _handle_request(self, words: list[str]) -> None:
         log.debug("control request %s", words)
@@ -398,6 +388,7 @@ class VirtualBoard:
             self._kill_process()
             self._expect_exit = False
             self._drain_board_output()
+            self._console.take_requests()
             # Asleep: the chip is off, its UART silent; only a timer wake-up (or the RESET button) brings it back.
             self._asleep_until = time.monotonic() + milliseconds / 1000 if milliseconds else float("inf")
         elif words[0] == "interruptible":
@@ -405,11 +396,8 @@ class VirtualBoard:
             if self._held_ctrl_c:
                 self._held_ctrl_c = 0
                 self._send_sigint()
-            # Let the start-up script go on to boot.py and main.py (it waits for this byte).
-            try:
-                os.write(self._go_write, b"g")
-            except OSError:
-                pass
+            # Let the start-up script go on to boot.py and main.py (it waits for this file).
+            (self.state_dir / self._go_name()).touch()
 
     def _check_process(self) -> None:
         process_ = self._process
@@ -490,8 +478,10 @@ class VirtualBoard:
 
     def _to_uart(self, data: bytes) -> None:
         """Host bytes arriving at the chip's UART: what does not fit in its receive buffer is lost."""
-        if data:
-            self._write_to_board(self._rx_buffer.admit(data, self._line.unread() if self._rx_buffer.size else 0))
+        if not data:
+            return
+        unread = self._line.unread() if self._rx_buffer.size else None
+        self._write_to_board(data if unread is None else self._rx_buffer.admit(data, unread))
 
     def _write_to_board(self, data: bytes) -> None:
         if data:
@@ -512,6 +502,7 @@ class VirtualBoard:
         data = self._line.read(BOARD_TO_HOST_WINDOW)
         if data:
             self._emit(self._console.output(data))
+            self._handle_requests()
 
     def _deliver_to_host(self, now: float) -> None:
         data = self._to_host.due(now)

@@ -43,7 +43,8 @@ def rom_boot_text(cause: str) -> bytes:
 class Console:
     """The interpreter's output as the chip's UART sends it: framed binary as is, text through the boot filter
     and cooked (output.py). ``send_to_board`` puts a byte in front of the interpreter (the Ctrl-A that takes a
-    rebooted interpreter back to the raw REPL)."""
+    rebooted interpreter back to the raw REPL). The shims' framed requests to the bridge are collected in
+    ``requests`` (each a list of words), for the bridge to take."""
 
     def __init__(self, banner: bytes, send_to_board: Callable[[bytes], None]):
         self.banner = banner
@@ -55,6 +56,8 @@ class Console:
         self._quiet_boot = False
         self._phase = "running"  # "boot" (until the sentinel), "banner" (drop unix banner), "raw-enter"
         self._hold = b""
+        self._request_text = b""
+        self.requests: list[list[str]] = []
 
     def reset(self, raw: bool, quiet: bool) -> None:
         """The interpreter restarts: its boot output comes next. ``raw``: go back to the raw REPL after it;
@@ -65,12 +68,26 @@ class Console:
         self._hold = b""
         self._splitter.reset()
         self._cooker.reset()
+        self._request_text = b""
+        self.requests = []
 
     def output(self, data: bytes) -> bytes:
         out = bytearray()
         for kind, piece in self._splitter.feed(data):
-            out += piece if kind == "raw" else self._cooker.cook(self._filter(piece))
+            if kind == "raw":
+                out += piece
+            elif kind == "control":
+                self._request_text += piece
+                while b"\n" in self._request_text:
+                    line, self._request_text = self._request_text.split(b"\n", 1)
+                    self.requests.append(line.decode("ascii", "replace").split())
+            else:
+                out += self._cooker.cook(self._filter(piece))
         return bytes(out)
+
+    def take_requests(self) -> list[list[str]]:
+        requests, self.requests = self.requests, []
+        return requests
 
     def _filter(self, data: bytes) -> bytes:
         """Replace the unix banner after a reset, and track raw REPL mode."""

@@ -9,26 +9,44 @@ sends text and binary to the same fd ("the terminal does some postprocessing", p
 So the start-up script frames sys.stdout.buffer writes (``RAW_MARKER``, a 2-byte big-endian length, the bytes)
 and this module passes framed bytes through as they are and cooks the rest: a "\\n" not preceded by "\\r" becomes
 "\\r\\n". The one difference left: a program that prints "\\r\\n" itself gets "\\r\\r\\n" from a chip and "\\r\\n" here.
+
+The shims' requests to the bridge (machine.reset(), deep sleep, "interruptible") travel the same way, framed with
+``CONTROL_MARKER``: in order with the output, on every platform, with no second channel to pass to the process.
 """
 
 from __future__ import annotations
 
-# NUL ESC "VBR": not something a program prints as text by accident.
+# NUL ESC "VB" and a kind: not something a program prints as text by accident.
 RAW_MARKER = b"\x00\x1bVBR"
-_HEADER = len(RAW_MARKER) + 2
+CONTROL_MARKER = b"\x00\x1bVBC"
+_KINDS = {RAW_MARKER: "raw", CONTROL_MARKER: "control"}
+_PREFIX = b"\x00\x1bVB"
+_MARKER = len(RAW_MARKER)
+_HEADER = _MARKER + 2
+
+
+def _find_marker(data: bytes, at: int) -> int:
+    """Where the next frame marker (or what may be the start of one, at the end) begins, or -1."""
+    index = data.find(_PREFIX, at)
+    while index >= 0:
+        if len(data) - index < _MARKER or data[index:index + _MARKER] in _KINDS:
+            return index
+        index = data.find(_PREFIX, index + 1)
+    return -1
 
 
 class OutputSplitter:
-    """Splits the interpreter's output stream into ("text", bytes) and ("raw", bytes) pieces, keeping partial
-    frames and partial markers across reads."""
+    """Splits the interpreter's output stream into ("text", bytes), ("raw", bytes) and ("control", bytes) pieces,
+    keeping partial frames and partial markers across reads."""
 
     def __init__(self) -> None:
         self._pending = b""      # bytes that may be the start of a marker or of a frame header
-        self._raw_left = 0       # bytes of the current raw frame not yet seen
+        self._frame_left = 0     # bytes of the current frame not yet seen
+        self._frame_kind = "raw"
 
     def reset(self) -> None:
         self._pending = b""
-        self._raw_left = 0
+        self._frame_left = 0
 
     def feed(self, data: bytes) -> list[tuple[str, bytes]]:
         pieces: list[tuple[str, bytes]] = []
@@ -36,18 +54,18 @@ class OutputSplitter:
         self._pending = b""
         at = 0
         while at < len(data):
-            if self._raw_left:
-                take = data[at:at + self._raw_left]
-                self._raw_left -= len(take)
+            if self._frame_left:
+                take = data[at:at + self._frame_left]
+                self._frame_left -= len(take)
                 at += len(take)
-                pieces.append(("raw", take))
+                pieces.append((self._frame_kind, take))
                 continue
-            index = data.find(RAW_MARKER, at)
+            index = _find_marker(data, at)
             if index < 0:
                 # Keep back a tail that could be the start of a marker split across two reads.
                 keep = 0
-                for size in range(min(len(RAW_MARKER) - 1, len(data) - at), 0, -1):
-                    if RAW_MARKER.startswith(data[len(data) - size:]):
+                for size in range(min(len(_PREFIX), len(data) - at), 0, -1):
+                    if _PREFIX.startswith(data[len(data) - size:]):
                         keep = size
                         break
                 text = data[at:len(data) - keep]
@@ -60,7 +78,8 @@ class OutputSplitter:
             if len(data) - index < _HEADER:
                 self._pending = data[index:]
                 break
-            self._raw_left = int.from_bytes(data[index + len(RAW_MARKER):index + _HEADER], "big")
+            self._frame_kind = _KINDS[data[index:index + _MARKER]]
+            self._frame_left = int.from_bytes(data[index + _MARKER:index + _HEADER], "big")
             at = index + _HEADER
         return pieces
 

@@ -5,8 +5,11 @@
 # capacity (and optionally its write speed), then boot.py and main.py run like pyexec_file does on a chip, and
 # `-i` leaves us at the friendly REPL.
 #
-# ARGS is the path of a JSON file the host wrote: root, shims, state, control_fd, run_main, fs_size,
-# flash_model, sentinel.
+# ARGS is the path of a JSON file the host wrote: root, shims, state, go, run_main, fs_size, flash_model,
+# sentinel...
+# The channel to the host is the board's own stdout (framed requests, ide/board/virtual/output.py CONTROL_MARKER)
+# and, back, one file in the state folder: no file descriptor to pass and no /dev/fd, so it is the same on a pty
+# and on pipes, on every platform.
 # Everything lives inside classes and one function, deleted at the end, so that __main__'s globals hold only
 # what boot.py and main.py define, as on a chip.
 
@@ -184,6 +187,17 @@ class _VbRootFs:
         return ""
 
 
+class _VbControl:
+    # The requests machine.reset(), deep sleep and the start-up make to the host, framed on the real stdout (one
+    # write per request, so nothing the program prints can land inside one).
+    def __init__(self, out):
+        self._out = out
+
+    def write(self, text):
+        data = text.encode()
+        self._out.write(b"\x00\x1bVBC" + bytes((len(data) >> 8, len(data) & 0xFF)) + data)
+
+
 def _vb_boot(main_globals):
     import gc
     # Collect often while booting: each collection lets the next allocations reuse the holes the start-up's
@@ -197,9 +211,8 @@ def _vb_boot(main_globals):
     import vfs
 
     args = json.load(open(sys.argv[1]))
-    # Opened before "/" is replaced: the host's end of the control channel (hard reset, deep sleep requests).
-    control = open("/dev/fd/%d" % args["control_fd"], "w")
-    go = open("/dev/fd/%d" % args["go_fd"], "rb")
+    # The real stdout, before sys becomes the chip's (_vbsys frames sys.stdout.buffer as program output).
+    control = _VbControl(sys.stdout.buffer)
     vfs.umount("/")
     vfs.mount(_VbRootFs(args["root"], args["shims"], args["state"], args["fs_size"], args["flash_model"],
                         _vb_normalise), "/")
@@ -271,11 +284,20 @@ def _vb_boot(main_globals):
 
     try:
         # Until here a KeyboardInterrupt would have left the unix port at a REPL with the host's "/" as its root:
-        # the host holds Ctrl-C back until this line arrives (unbuffered here; flush() would fsync a pipe).
+        # the host holds Ctrl-C back until this request arrives.
         control.write("interruptible\n")
-        # The host answers once it has delivered any Ctrl-C that arrived during start-up, so that a Ctrl-C
-        # sent while the chip boots stops boot.py/main.py before their first line, as on a chip.
-        go.read(1)
+        # The host answers (it creates this boot's "go" file) once it has delivered any Ctrl-C that arrived during
+        # start-up, so that a Ctrl-C sent while the chip boots stops boot.py/main.py before their first line, as
+        # on a chip: the KeyboardInterrupt lands in this wait.
+        import utime  # the built-in: the time shim slices sleeps for Timer callbacks
+
+        go = _VbRootFs.STATE + "/" + args["go"]
+        while True:
+            try:
+                os.stat(go)
+                break
+            except OSError:
+                utime.sleep_ms(1)
         run_file("boot.py")
         if args["run_main"]:
             run_file("main.py")
@@ -293,4 +315,4 @@ def _vb_boot(main_globals):
 
 _vb_boot(globals())
 __import__("gc").threshold(-1)
-del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile
+del _vb_boot, _vb_normalise, _VbRootFs, _VbFlashFile, _VbControl
