@@ -97,7 +97,11 @@ class OldBoard:
 def old(request, tmp_path_factory) -> OldBoard:
     config = dict(request.param)
     root = tmp_path_factory.mktemp("board")
-    board = Board.open("virtual", virtual_config=virtual.VirtualBoardConfig(root_dir=root, baud=0, network=NETS,
+    # The plain raw REPL has no flow control: on a chip the wire paces it (256 bytes take 22 ms at 115200 baud,
+    # and the chip reads faster). At unlimited speed the 260-byte UART buffer overruns whenever the interpreter
+    # is descheduled for the 10 ms between pieces, and the board runs what arrived: so these boards get a wire.
+    baud = 0 if _release(config) >= (1, 14) else 115200
+    board = Board.open("virtual", virtual_config=virtual.VirtualBoardConfig(root_dir=root, baud=baud, network=NETS,
                                                                             **config), timeout=10)
     yield OldBoard(config, root, board)
     board.close()
@@ -121,9 +125,9 @@ def test_connect_and_info_report_the_release(old):
     assert info.platform == old.chip and info.virtual
     # What the interpreter loads (module docstring), not what the release number would suggest.
     assert (info.mpy_version, info.mpy_sub_version) == (6, 3)
-    banner = old.board.to_friendly_repl()
-    release = old.config["firmware_version"]
-    assert f"MicroPython v{release} on ".encode() in banner and banner.endswith(b">>> ")
+    # The banner after a soft reset (no main.py yet), as this release printed it.
+    booted = old.board.soft_reset()
+    assert f"MicroPython v{old.config['firmware_version']} on ".encode() in booted
 
 
 def test_exec_plain_raw_repl_before_1_14_raw_paste_after(old):
@@ -145,16 +149,16 @@ def test_exec_plain_raw_repl_before_1_14_raw_paste_after(old):
 def test_put_and_get_with_the_hash_and_compression_the_firmware_has(old, request):
     _fs_marks(request, old.config)
     fs = BoardFS(old.board)
-    text = ("".join(f"line {i}: the quick brown fox\n" for i in range(600))).encode()  # compressible, no 0x05
+    text = ("".join(f"line {i}: the quick brown fox\n" for i in range(200))).encode()  # compressible, no 0x05
     fs.write("/log.txt", text)
     assert fs.hash_kind == ("crc32" if "hashlib" in old.config.get("missing_modules", ()) else "sha256")
     assert fs.can_inflate == (old.release >= (1, 21))
     assert (old.root / "log.txt").read_bytes() == text
     assert fs.read("/log.txt") == text
-    assert fs.hashes(["/log.txt", "/missing"]) == {"/log.txt": fs._host_hash(text), "/missing": None}
+    assert fs.hashes(["/log.txt", "/missing"]) == {"/log.txt": fs.host_hash(text), "/missing": None}
 
     old.xfail_if_binary_is_lost()
-    binary = bytes(range(256)) * 24 + b"\x05A\x01\x04\x03\x02\r"  # every byte, and the REPL's control bytes
+    binary = bytes(range(256)) * 8 + b"\x05A\x01\x04\x03\x02\r"  # every byte, and the REPL's control bytes
     fs.write("/data.bin", binary)
     assert (old.root / "data.bin").read_bytes() == binary
     assert fs.read("/data.bin") == binary
