@@ -16,6 +16,7 @@ import pytest
 
 from conftest import needs_virtual_board
 from device_helpers import MOSQUITTO, Mosquitto
+from ide.cli import main
 from ide.fleet.errors import OtaRefused
 from ide.project.ota import BrokerSettings, OtaPublisher, build_updates, device_key, project_key
 from ide.project.run_project import run_project
@@ -216,9 +217,11 @@ def test_wrong_signature_and_replayed_manifest_are_refused(rig):
 
     (res,) = r.publisher.update([device], {u2.target.key: u2}, r.project, timeout=60)
     assert res.ok, res.error
-    (res,) = r.update(text="v3")
-    assert res.ok, res.error
+    change(r.project, "v3")  # this one through the command line
+    assert main(["ota", str(r.project.root), "--broker", "127.0.0.1", "--broker-port", str(r.broker.port),
+                 "--all", "--discover-s", "1", "--deadline", "60"]) == 0
     _, manifest3 = running_version(r.root())
+    assert manifest3["seq"] > u2.seq
     # The v2 offer, correctly signed, sent again: older than what runs, so refused (no downgrade by replay).
     _offer_to(r, 0, u2, device_key(project_key(r.project), device.uid))
     status = _wait_status(r, 0, lambda s: s.state == "refused", what="replay refused")
