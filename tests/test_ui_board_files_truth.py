@@ -186,3 +186,19 @@ def test_reopening_a_board_file_never_leaves_a_stale_tab(qtbot, window, tmp_path
     answer[0] = True  # "show the board's file": the copy and the tab both hold it
     assert reopen() is editor and len(asked) == 2
     assert editor.text() == "SPEED = 3\n" and not editor.is_modified and local.read_text() == "SPEED = 3\n"
+
+
+def test_run_project_shows_what_it_uploaded_without_listing_the_board(qtbot, window, tmp_path):
+    from ide.project.new_project import ProjectSettings, create_project
+    from ide.project.templates import list_templates
+    blink = next(t for t in list_templates() if t.name == "blink")
+    project = create_project(blink, tmp_path / "blink", ProjectSettings(name="blink", board="esp32"))
+    window.project_controller.open_project(project.root)
+    idle(qtbot, window)
+    with qtbot.waitSignal(window.project_controller.sig_run_done, timeout=30000):
+        window.project_controller.run_project()
+    listed = window.browser.listed_paths()
+    assert {"/main.py", "/config.py", "/lib"} <= set(listed)  # /lib: a new folder, listed when opened
+    assert not window.board_at_prompt  # main.py runs: nothing listed the board after the restart
+    qtbot.wait(300)
+    assert "to list" not in window.console.text() and not window.connection.busy

@@ -451,25 +451,37 @@ class BoardFileBrowser(QWidget):
     def apply_changes(self, written: list[str], removed: list[str]) -> None:
         """Show files another feature wrote or removed (Run project's sync) without asking the board: a listing
         would stop the program that was just started. Sizes of new entries show after the next refresh."""
-        from types import SimpleNamespace
         for path in removed:
             item = self.item_for(path)
             if item is not None:
                 (item.parent() or self.tree.invisibleRootItem()).removeChild(item)
             self.entries.pop(path, None)
         for path in written:
-            if path in self.entries:
-                continue
-            folder = posixpath.dirname(path) or "/"
-            parent = self.tree.invisibleRootItem() if folder == "/" else self.item_for(folder)
-            if parent is None or not (folder == "/" or parent.data(0, _LOADED_ROLE)):
-                continue  # the folder is not listed yet: it shows its files when opened
-            entry = SimpleNamespace(path=path, name=posixpath.basename(path), is_dir=False, size=None, mtime=None)
-            self.entries[path] = entry
-            item = self._new_item(path, entry.name, False, "")
-            item.setToolTip(0, path)
-            parent.addChild(item)
+            self._add_unlisted(path)
         self.sig_listed.emit()
+
+    def _add_unlisted(self, path: str) -> None:
+        """Show a file written behind the tree's back: under the deepest folder the tree has listed, as the file
+        itself or as the new folder on the way to it (listed when opened). Its size shows after a refresh."""
+        from types import SimpleNamespace
+        parent, folder = self.tree.invisibleRootItem(), "/"
+        parts = [part for part in path.split("/") if part]
+        for depth, name in enumerate(parts):
+            if parent is not self.tree.invisibleRootItem() and not parent.data(0, _LOADED_ROLE):
+                return  # a folder whose files are not listed yet: they show when it is opened
+            child = posixpath.join(folder, name)
+            is_dir = depth < len(parts) - 1
+            if child not in self.entries:
+                self.entries[child] = SimpleNamespace(path=child, name=name, is_dir=is_dir, size=None, mtime=None)
+                item = self._new_item(child, name, is_dir, "")
+                item.setToolTip(0, child)
+                if is_dir:
+                    item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+                parent.addChild(item)
+                return
+            parent, folder = self.item_for(child), child
+            if parent is None:
+                return
 
     def _on_expanded(self, item: QTreeWidgetItem) -> None:
         if item.data(0, _LOADED_ROLE):
