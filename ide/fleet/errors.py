@@ -55,12 +55,14 @@ class NoOtaKey(OtaError):
 
 
 class DeviceNotFound(OtaError):
-    """No device of this project called ``name`` has reported to the broker; ``known`` lists those that have."""
+    """No device of project ``project`` called ``name`` (None: none at all) has reported to the broker; ``known``
+    lists those that have."""
 
-    def __init__(self, name: str, known: list[str] | None = None):
+    def __init__(self, name: str | None, known: list[str] | None = None, project: str | None = None):
         self.name = name
         self.known = list(known or [])
-        super().__init__(f"no OTA device {name!r} on the broker")
+        self.project = project
+        super().__init__(f"no OTA device {name or '(any)'!r} of {project or 'any project'} on the broker")
 
 
 class ManifestTooLarge(OtaError):

@@ -38,8 +38,10 @@ def _no_key(error: errors.NoOtaKey) -> str:
 @explains(errors.DeviceNotFound)
 def _no_device(error: errors.DeviceNotFound) -> str:
     known = ", ".join(error.known) if error.known else "none"
-    return (f"No device called {error.name!r} runs this project on the broker (devices seen: {known}). A device "
-            "appears once it runs the project with ota = True in config.py and reaches the broker.")
+    who = f"called {error.name!r} " if error.name else ""
+    project = f"project {error.project!r}" if error.project else "this project"
+    return (f"No device {who}runs {project} on the broker (devices seen: {known}). A device appears once it "
+            "runs the project with ota = True in config.py, deployed once over USB, and reaches the broker.")
 
 
 @explains(errors.ManifestTooLarge)

@@ -431,9 +431,9 @@ class OtaPublisher:
         if required and names:
             for name in names:
                 if not any(name in (d.id, d.name) for d in found):
-                    raise DeviceNotFound(name, known)
+                    raise DeviceNotFound(name, known, project)
         if required and not found:
-            raise DeviceNotFound(project or "*", known)
+            raise DeviceNotFound(None, known, project)
         return sorted(found, key=lambda d: d.id)
 
     # --- updating ------------------------------------------------------------------------------------------
