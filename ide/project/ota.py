@@ -500,11 +500,9 @@ class OtaPublisher:
         if status.seq == seq and status.state in DONE_STATES:
             session.state = "good"
             session.done.set()
-        elif status.state in FAILED_STATES and (raw.get("to") == seq or raw.get("bad") == seq
-                                                or status.state == "refused" or status.state == "rolled-back"):
-            session.error = OtaRefused(status.id, status.state, status.why)
-            session.done.set()
-        elif status.state == "failed":
+        elif status.state in FAILED_STATES and raw.get("to") == seq:
+            # Only a refusal, failure or rollback of this update's seq: an old "rolled-back" heard again on a
+            # reconnect must not fail a new update.
             session.error = OtaRefused(status.id, status.state, status.why)
             session.done.set()
         elif status.seq == seq or raw.get("to") == seq:

@@ -272,8 +272,10 @@ class Updater:
         s = _state()
         self.state = "trial" if self.trial else ("no-key" if self.key is None else "idle")
         self.why = s.get("why", "")
-        if s.get("why", "").startswith("rolled back"):
+        self.last_to = 0  # the seq of the last offer: a refusal or failure names it
+        if self.why.startswith("rolled back"):
             self.state = "rolled-back"
+            self.last_to = s.get("bad", 0)
         self.offer = None
         self.started = time.ticks_ms()
         self.connected_at = None
@@ -298,8 +300,9 @@ class Updater:
              "mpy": getattr(sys.implementation, "_mpy", 0), "up": time.ticks_diff(time.ticks_ms(), self.started) // 1000,
              "t": t}
         if o:
-            d["to"] = o["seq"]
             d["got"], d["need"], d["retries"] = o["got"], o["need"], o["retries"]
+        if self.last_to:
+            d["to"] = self.last_to
         if self.mq:
             self.mq.publish(self.base + "/status", json.dumps(d), retain=True, qos=1)
 

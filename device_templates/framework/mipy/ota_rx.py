@@ -83,12 +83,13 @@ def on_offer(u, msg):
         return refuse(u, "no key: deploy once over USB")
     sig, body = msg[1:65], msg[65:]
     try:
+        o = json.loads(body)
+        u.last_to = o["seq"]  # what the status answers (not trusted before the signature is checked)
         ok = _same(_hmac(u.key, body), _unhex(sig))
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, KeyError, TypeError):
         ok = False
     if not ok:
         return refuse(u, "bad signature")
-    o = json.loads(body)
     if o.get("id") != u.id or o.get("p") != u.project:
         return refuse(u, "not for this device")
     seq = o["seq"]
