@@ -137,3 +137,20 @@ def test_many_boards_dialog_runs_a_line_on_the_ticked_boards(qtbot, virtual_boar
     qtbot.waitUntil(lambda: tab.summary.text() == "2 of 2 boards ok", timeout=30_000)
     assert [tab.table.item(row, 4).text() for row in range(2)] == ["42", "42"]
     assert all(tab.table.item(row, 1).text() == "esp32 (virtual)" for row in range(2))
+
+
+@needs_virtual_board
+def test_all_boards_finds_named_virtual_boards_and_runs_the_project_on_them(tmp_path, monkeypatch, capsys):
+    from ide.fleet import boards
+    monkeypatch.setattr(boards, "named_virtual_boards_dir", lambda: tmp_path / "virtual-boards")
+    monkeypatch.setattr(boards.port_discovery, "list_board_ports", lambda include_unlikely=True: [])
+    for name in ("desk1", "desk2"):
+        (tmp_path / "virtual-boards" / name).mkdir(parents=True)
+    assert boards.all_boards() == ["virtual:desk1", "virtual:desk2"]
+    project = create_project(get_template("blink"), tmp_path / "blink", ProjectSettings(name="blinky"))
+    results = run_fleet(boards.all_boards(), DeployJob(project, run=True, follow_s=1.5))
+    assert [r.status for r in results] == [OK, OK], [str(r.error) for r in results]
+    assert all(b"blinky starting" in r.output for r in results)
+    assert (tmp_path / "virtual-boards" / "desk2" / "lib" / "mipy" / "app.mpy").is_file()
+    assert main(["--all-boards", "exec", "print(6 * 7)"]) == 0
+    assert capsys.readouterr().out.count("--- virtual:desk") == 2

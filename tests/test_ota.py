@@ -171,6 +171,10 @@ def files_of(root: Path, manifest: dict) -> bool:
 def test_update_reaches_three_boards_through_corrupted_and_truncated_chunks(rig):
     r = rig(3)
     assert [d.state for d in r.devices] == ["idle"] * 3 and r.devices[0].version == "usb"
+    # Each board holds its own key, derived from the project's (which never leaves this computer).
+    keys = [json.loads((r.root(n) / ".ota_key").read_text())["key"] for n in range(3)]
+    assert len(set(keys)) == 3 and project_key(r.project).hex() not in keys
+    assert keys[0] == device_key(project_key(r.project), r.uid(0)).hex()
     # On the way to board 1 one chunk is corrupted, to board 2 one is cut short: each is asked for again.
     spoiled = {}
 
