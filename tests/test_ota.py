@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PyQt6.QtCore import Qt
 
 from conftest import needs_virtual_board
 from device_helpers import MOSQUITTO, Mosquitto
@@ -232,6 +233,26 @@ def test_wrong_signature_and_replayed_manifest_are_refused(rig):
     assert "old or replayed" in status.why
     folder, manifest = running_version(r.root())
     assert manifest == manifest3 and folder == f"v{manifest3['seq']}"
+
+
+def test_over_the_air_tab_shows_the_devices(rig, qtbot, broker):
+    from ide.ui.many_boards import OtaTab
+    r = rig(2)
+    tab = OtaTab(lambda: r.project)
+    qtbot.addWidget(tab)
+    assert tab.host.text() == "127.0.0.1" and tab.port.value() == broker.port  # from the project's config.py
+    tab.refresh()
+    qtbot.waitUntil(lambda: tab.table.rowCount() == 2, timeout=15_000)
+    assert {tab.table.item(row, 0).text() for row in range(2)} == {d.id for d in r.devices}
+    assert [tab.table.item(row, 2).text() for row in range(2)] == ["usb", "usb"]
+    assert all(tab.table.item(row, 0).checkState() == Qt.CheckState.Checked for row in range(2))
+    change(r.project, "from-the-window")
+    tab.update_devices()
+    qtbot.waitUntil(lambda: "2 of 2 devices updated" in tab.summary.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: [tab.table.item(row, 3).text() for row in range(2)] == ["good", "good"], timeout=10_000)
+    assert all(tab.table.item(row, 5).text().startswith("now ") for row in range(2))
+    for n in range(2):
+        r.wait_output(n, "version from-the-window")
 
 
 def test_broker_restarted_in_the_middle_of_the_transfer(rig, broker):

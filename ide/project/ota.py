@@ -507,6 +507,10 @@ class OtaPublisher:
             session.done.set()
         elif status.seq == seq or raw.get("to") == seq:
             session.state = status.state  # receiving, verifying, switching, trial
+        elif session.state != "offering" and status.state in ("idle", "good", "trial", "no-key"):
+            # The device restarted (power, watchdog) and knows nothing of this update: offer it again.
+            session.state = "offering"
+            session.offered_at = 0.0
 
     def _on_request(self, device_id: str, payload: bytes) -> None:
         session = self._sessions.get(device_id)

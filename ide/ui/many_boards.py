@@ -253,6 +253,8 @@ class OtaTab(QWidget):
         self.signals.sig_progress.connect(self._on_progress)
         self.signals.sig_finished.connect(self._on_finished)
         self.devices: list = []
+        self.results: dict = {}
+        self.last_result = ""
         self.host = QLineEdit()
         self.host.setPlaceholderText("broker address, as the boards' mqtt_server")
         self.port = QSpinBox()
@@ -332,10 +334,13 @@ class OtaTab(QWidget):
             mine = project is not None and device.project == project.name
             first.setCheckState(Qt.CheckState.Checked if mine else Qt.CheckState.Unchecked)
             self.table.setItem(row, 0, first)
+            result = self.results.get(device.id)
+            said = (result.summary if result.ok else explain(result.error)) if result else device.why
             for column, text in enumerate((device.project, device.version, device.state, describe_seen(device),
-                                           device.why), start=1):
+                                           said), start=1):
                 self.table.setItem(row, column, _item(text))
-        self.summary.setText(f"{len(devices)} devices at {time.strftime('%H:%M:%S')}")
+        self.summary.setText(f"{len(devices)} devices at {time.strftime('%H:%M:%S')}"
+                             + (f"; {self.last_result}" if self.last_result else ""))
 
     def ticked(self) -> list:
         return [device for row, device in enumerate(self.devices)
@@ -384,8 +389,10 @@ class OtaTab(QWidget):
             if row is not None:
                 self.table.item(row, 5).setText(result.summary if result.ok else explain(result.error))
         failed = sum(not result.ok for result in outcome)
-        self.summary.setText(f"{len(outcome) - failed} of {len(outcome)} devices updated")
-        self.refresh()
+        self.last_result = f"{len(outcome) - failed} of {len(outcome)} devices updated"
+        self.summary.setText(self.last_result)
+        self.results = {result.port: result for result in outcome}
+        self.refresh()  # their new version and state
 
 
 class ManyBoardsDialog(QDialog):
