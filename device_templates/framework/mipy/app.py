@@ -8,7 +8,7 @@
 # config attributes used (all optional): device_name, log_level, log_file, log_size, wifi (bool),
 # wifi_timeout, portal (bool), portal_timeout_s, wifi_retry_max_s, ap_password (see mipy.wifi.ap_password:
 # None derives one from the chip, "" is an open access point), http_port, dns_port, ntp (bool), watchdog_s (0 = off),
-# reset_on_error (bool), reset_delay_s.
+# reset_on_error (bool), reset_delay_s, ota (bool: mipy.ota, updates over the air; see ota.py for its ota_*).
 import asyncio
 import gc
 import machine
