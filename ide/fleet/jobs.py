@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import multiprocessing
+import sys
 import threading
 import time
 from pathlib import Path
@@ -72,7 +73,9 @@ class FlashJob:
         self.in_process = in_process
 
     def run(self, port: str, report: BoardReport) -> JobOutcome:
-        if self.in_process:
+        # A frozen bundle re-runs its own executable for a spawned process, which needs
+        # multiprocessing.freeze_support() at its entry point; without it, stay in this process (one at a time).
+        if self.in_process or getattr(sys, "frozen", False):
             return _outcome(_flash(port, self.image, self.chip, self.erase, self.baud, report.phase,
                                    report.progress, report.cancel))
         context = multiprocessing.get_context("spawn")  # the same on every OS, and no inherited threads
