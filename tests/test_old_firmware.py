@@ -100,9 +100,10 @@ def old(request, tmp_path_factory) -> OldBoard:
     root = tmp_path_factory.mktemp("board")
     if _release(config) < (1, 14):
         # The plain raw REPL has no flow control: on a chip the wire paces it (256 bytes take 22 ms at 115200
-        # baud) and the chip reads faster than that. The virtual board's 260-byte UART model would count as lost
-        # what its own bridge delivers late in one burst when this machine is busy (seen at 115200 baud too), and
-        # the board would run what arrived: these boards model a chip that keeps up.
+        # baud) and the chip reads faster than that. On a busy machine the virtual board's 260-byte UART model
+        # loses bytes a chip would not (the interpreter, or the bridge that then delivers a late burst, is
+        # descheduled: seen at unlimited speed, and once at 115200 baud), and the board runs what arrived. So
+        # these boards model a chip that keeps up.
         config["rx_buffer"] = 0
     board = Board.open("virtual", virtual_config=virtual.VirtualBoardConfig(root_dir=root, baud=0, network=NETS,
                                                                             **config), timeout=10)
