@@ -239,3 +239,19 @@ def test_every_public_name_is_still_exported():
         if name in ("side_channel", "wifi"):
             __import__(f"ide.board.virtual.{name}")
         assert hasattr(virtual, name), name
+
+
+def test_a_request_split_across_reads_is_taken_whole_and_never_printed():
+    from ide.board.virtual.console import Console
+    from ide.board.virtual.output import CONTROL_MARKER, RAW_MARKER
+
+    console = Console(b"banner\r\n", lambda data: None)
+    request = CONTROL_MARKER + b"\x00\x0a" + b"reset WDT\n"
+    stream = b"before\n" + request + RAW_MARKER + b"\x00\x02\x00\x1b" + b"after\n"
+    # ... and a NUL ESC "VB" that is no marker stays text.
+    stream += b"\x00\x1bVBx text\n"
+    console.reset(raw=False, quiet=False)
+    console.output(b"\x00<vb-ready>\x00MicroPython x; linux [gcc] version\r\nType...\r\n>>> ")
+    shown = b"".join(console.output(stream[at:at + 3]) for at in range(0, len(stream), 3))
+    assert shown == b"before\r\n\x00\x1bafter\r\n\x00\x1bVBx text\r\n"
+    assert console.take_requests() == [["reset", "WDT"]]

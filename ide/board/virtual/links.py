@@ -203,6 +203,10 @@ class PtyBoardLine:
         self._master = self._slave = -1
 
 
+# Linux only; elsewhere delayed ACKs stay as the system has them.
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
 class SocketHostPort:
     """The host's end on a loopback TCP socket, which pyserial opens as ``socket://127.0.0.1:PORT``: the port
     where there is no pty (Windows), and everywhere on request. One tool at a time, as on a serial port: a new
@@ -264,6 +268,14 @@ class SocketHostPort:
             return b""
         if not data:
             self._drop_client()  # the tool closed the port
+        elif QUICKACK is not None:
+            # Acknowledge at once: pyserial's socket:// leaves Nagle's algorithm on, so a tool's next small write
+            # waits for our ACK, which Linux would otherwise delay by up to 40 ms (transfers took twice as long).
+            # The flag does not stick: it is set again after every read.
+            try:
+                self._client.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+            except OSError:
+                pass
         return data
 
     def write(self, data: bytes) -> int:
