@@ -238,15 +238,11 @@ def test_cli_exec_on_the_firmware_it_picks(config, tmp_path):
 
 def test_the_mpy_spelling_of_1_12_to_1_18_is_read(make_board):
     """A real 1.12-1.18 names it ``sys.implementation.mpy`` and has no ``_mpy``/``_machine`` (renamed and added in
-    1.19, micropython#8588), and its version is a 3-tuple: make the board's sys.implementation say just that."""
+    1.19, micropython#8588), and its version is a 3-tuple: the virtual board playing 1.12 says just that."""
     board = make_board(firmware_version="1.12")
-    board.exec("import sys\n"
-               "i = sys.implementation\n"
-               "i.mpy = i._mpy\n"
-               "del i._mpy, i._machine, i._build\n"
-               "i.version = (1, 12, 0)\n"
-               "del i\n")
     assert board.eval("hasattr(__import__('sys').implementation, '_mpy')") is False
+    assert board.eval("hasattr(__import__('sys').implementation, '_machine')") is False
+    assert board.eval("__import__('sys').implementation.version") == (1, 12, 0)
     target = detect_target(board)
     assert (target.version, target.sub_version, target.firmware) == (6, 3, "1.12.0")
     assert mip.board_facts(board).mpy_version == 6

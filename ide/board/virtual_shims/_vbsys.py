@@ -58,17 +58,38 @@ class TextIOWrapper(_io.IOBase):
 
 
 class _Implementation:
+    # sys.implementation in the shape the release had: before 1.19 the .mpy version was `mpy` and there was no
+    # `_machine` (micropython#8588); the version tuple got its 4th element in 1.22 (#13411), `_build` in 1.23.
     def __init__(self, real, chip):
+        release = tuple(chip.get("version", real.version))
         self.name = real.name
-        self.version = tuple(chip.get("version", real.version))
-        self._machine = chip.get("machine", real._machine)
-        self._mpy = getattr(real, "_mpy", 0)  # what this interpreter loads: its own .mpy arch, honestly
-        self._build = chip.get("build", getattr(real, "_build", ""))
-        self._thread = getattr(real, "_thread", None)
+        # What this interpreter loads: its own .mpy version and arch, honestly, whatever release it plays.
+        mpy = getattr(real, "_mpy", 0)
+        if release[:2] < (1, 19):
+            self.version = release[:3]
+            self.mpy = mpy
+        else:
+            self.version = release[:3] if release[:2] < (1, 22) else release[:4]
+            self._machine = chip.get("machine", real._machine)
+            self._mpy = mpy
+            if release[:2] >= (1, 23):
+                self._build = chip.get("build", getattr(real, "_build", ""))
+                self._thread = getattr(real, "_thread", None)
 
     def __repr__(self):
-        return "(name='%s', version=%r, _machine='%s', _mpy=%d, _build='%s')" % (
-            self.name, self.version, self._machine, self._mpy, self._build)
+        return "(name='%s', version=%r)" % (self.name, self.version)
+
+
+class _Uname:
+    def __init__(self, chip):
+        self.sysname = self.nodename = chip.get("platform", "esp32")
+        self.release = chip.get("release", "")
+        self.version = "v%s on %s" % (self.release, chip.get("date", ""))
+        self.machine = chip.get("machine", "")
+
+    def __repr__(self):
+        return "(sysname='%s', nodename='%s', release='%s', version='%s', machine='%s')" % (
+            self.sysname, self.nodename, self.release, self.version, self.machine)
 
 
 def _chip():
@@ -80,27 +101,31 @@ def _chip():
         return {}
 
 
-class module:
-    # A module's behaviour where a test or a program can see it: attributes read from the real sys (copied once:
-    # they are objects, so sys.path and sys.modules are the real ones), assignment goes to the real sys (so a
-    # builtin module stays read-only, AttributeError, and sys.ps1 or sys.tracebacklimit take effect where the
-    # firmware has them), `from sys import missing` is an ImportError, sys.__dict__ is a dict.
-    def __init__(self, real, replaced):
-        for name in dir(real):
-            if name not in ("__class__", "__dict__"):
-                object.__setattr__(self, name, replaced.get(name, getattr(real, name)))
-        for name in ("ps1", "ps2", "tracebacklimit"):
-            try:
-                object.__setattr__(self, name, getattr(real, name))
-            except AttributeError:
-                pass
+def module(real, replaced, label="sys"):
+    # A builtin module's behaviour where a test or a program can see it: attributes read from the real module
+    # (copied once: they are objects, so sys.path and sys.modules are the real ones), assignment goes to the real
+    # one (so a builtin module stays read-only, AttributeError, and sys.ps1 or sys.tracebacklimit take effect
+    # where the firmware has them), `from sys import missing` is an ImportError, sys.__dict__ is a dict.
+    class module:
+        def __setattr__(self, name, value):
+            setattr(real, name, value)
+            object.__setattr__(self, name, value)
 
-    def __setattr__(self, name, value, _real=_real):
-        setattr(_real, name, value)
-        object.__setattr__(self, name, value)
+        def __repr__(self):
+            return "<module '%s'>" % label
 
-    def __repr__(self):
-        return "<module 'sys'>"
+    instance = module()
+    for name in dir(real):
+        if name not in ("__class__", "__dict__"):
+            object.__setattr__(instance, name, replaced.get(name, getattr(real, name)))
+    for name in replaced:
+        object.__setattr__(instance, name, replaced[name])
+    for name in ("ps1", "ps2", "tracebacklimit"):
+        try:
+            object.__setattr__(instance, name, getattr(real, name))
+        except AttributeError:
+            pass
+    return instance
 
 
 def _replaced():
@@ -109,9 +134,23 @@ def _replaced():
     if chip:
         replaced["platform"] = chip.get("platform", _real.platform)
         replaced["implementation"] = _Implementation(_real.implementation, chip)
-        replaced["version"] = "3.4.0; MicroPython v%s on %s" % (chip.get("release", ""), chip.get("date", ""))
-    return replaced
+        release = tuple(chip.get("version", ()))
+        # The MicroPython part of sys.version arrived in 1.19 (micropython#8572).
+        replaced["version"] = "3.4.0" if release[:2] < (1, 19) else "3.4.0; MicroPython v%s on %s" % (
+            chip.get("release", ""), chip.get("date", ""))
+    return replaced, chip
 
 
-sys_module = module(_real, _replaced())
-del module, _replaced, _chip, _Implementation, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
+def _install_os(chip):
+    # os.uname(), which the chip's os has and the unix port's lacks; the rest is the real os.
+    import os as real_os
+
+    uname = _Uname(chip)
+    _real.modules["os"] = module(real_os, {"uname": lambda: uname}, "os")
+
+
+_replacements, _c = _replaced()
+sys_module = module(_real, _replacements)
+if _c:
+    _install_os(_c)
+del module, _replaced, _install_os, _replacements, _c, _chip, _Implementation, _Uname, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
