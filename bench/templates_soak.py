@@ -41,6 +41,7 @@ PATHS = {
     "wifi_portal": ["connected", "no network"],
 }
 REBOOT = re.compile(r"MPY: soft reboot|rst:0x")
+EVIDENCE = re.compile(r"portal|mqtt|wifi|http|blink|led", re.IGNORECASE)
 
 
 def closed_port() -> int:
@@ -71,7 +72,10 @@ def soak(template: str, path: str, minutes: float, broker_port: int, work: Path,
                 output += data
         text = output.decode("utf-8", "replace")
         reboots = len(REBOOT.findall(text)) - 1  # the soft reset of Run project itself
+        # What shows the path was really taken: the last line the framework logged about it.
+        evidence = [line.strip() for line in text.splitlines() if EVIDENCE.search(line)]
         return {"template": template, "path": path, "memory_errors": text.count("MemoryError"),
+                "evidence": (evidence[-1][:70] if evidence else "-").replace("|", "/"),
                 "reboots": max(0, reboots), "tracebacks": text.count("Traceback"), "tail": text[-400:]}
     finally:
         board.close()
@@ -97,11 +101,11 @@ def main() -> None:
     lines = [f"# Templates for {args.minutes:g} minutes on the default virtual board ({args.chip})", "",
              f"`bench/templates_soak.py --minutes {args.minutes:g} --chip {args.chip}`"
              + (f" on `{args.interpreter}`" if args.interpreter else " (bundled 64-bit unix port, a chip's heap)"),
-             "", "| template | path | MemoryError | reboots | tracebacks |",
-             "|---|---|---|---|---|"]
+             "", "| template | path | MemoryError | reboots | tracebacks | last line logged about the path |",
+             "|---|---|---|---|---|---|"]
     for result in results:
         lines.append(f"| {result['template']} | {result['path']} | {result['memory_errors']} | {result['reboots']} "
-                     f"| {result['tracebacks']} |")
+                     f"| {result['tracebacks']} | `{result['evidence']}` |")
     bad = [result for result in results if result["memory_errors"] or result["reboots"]]
     lines += ["", "All paths ran without a MemoryError or a reboot." if not bad else
               "Failures:\n" + "\n".join(f"- {r['template']} / {r['path']}: ...{r['tail']!r}" for r in bad)]
