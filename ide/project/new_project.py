@@ -114,6 +114,10 @@ def config_values(template: Template, settings: ProjectSettings, current: dict) 
             values["mqtt_server"] = settings.mqtt_server
         values["mqtt_port"] = int(settings.mqtt_port)
         values["mqtt_user"] = settings.mqtt_user or None
+    if settings.board == "esp8266" and "ota" in current:
+        # Updates over the air need about 12 KB more heap (mipy.ota, and ota_rx during an update, on the 32-bit
+        # port: bench/HEAP_RESULTS.md): more than an ESP8266 has beside an MQTT template. Off unless asked for.
+        values["ota"] = False
     values.update(settings.extra)
     return values
 
