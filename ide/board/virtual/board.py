@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ide.board.virtual import heap, process, profiles
-from ide.board.virtual.console import (CTRL_C, CTRL_E, MACHINE_RESET_CAUSE, ROM_RESET_CODES, SOFT_REBOOT,
+from ide.board.virtual.console import (CTRL_B, CTRL_C, CTRL_E, MACHINE_RESET_CAUSE, ROM_RESET_CODES, SOFT_REBOOT,
                                        BOOT_SENTINEL, Console, rom_boot_text)
 from ide.board.virtual.faults import InputFaults, OutputFaults
 from ide.board.virtual.links import (ClientHostPort, PipeBoardLine, PtyBoardLine, PtyHostPort, SocketHostPort,
@@ -106,9 +106,11 @@ class VirtualBoard:
         if self.config.heap_size is None:
             self.heap_scale = heap.scale_for(self.pointer_bits)
             self.heap_size = heap.heap_size(self.chip.free_after_boot, self.pointer_bits)
+            self.heap_reserve = heap.QSTR_POOL_RESERVE[self.pointer_bits]
         else:
             self.heap_scale = 1.0
             self.heap_size = self.config.heap_size
+            self.heap_reserve = 0
         self.fs_size = self.config.fs_size or self.chip.fs_size
         self.missing_modules = self.firmware.missing_modules + self.chip.missing_modules + self.config.missing_modules
         self._state_holder = tempfile.TemporaryDirectory(prefix="mipy-vb-state-")
@@ -311,7 +313,7 @@ class VirtualBoard:
         args = {"root": str(self.root_dir.resolve()), "shims": str(self._shims_dir), "state": str(self.state_dir),
                 "go": self._go_name(), "run_main": not raw and not quiet, "fs_size": self.fs_size,
                 "flash_model": self.config.flash_model, "sentinel": BOOT_SENTINEL,
-                "chip_stdio": True, "heap_scale": self.heap_scale,
+                "chip_stdio": True, "heap_scale": self.heap_scale, "heap_reserve": self.heap_reserve,
                 "missing_modules": list(self.missing_modules), "preload": list(process.PRELOADED_SHIMS)}
         args_path = self.state_dir / "boot_args.json"
         args_path.write_text(json.dumps(args))
@@ -449,10 +451,16 @@ class VirtualBoard:
             return
         out = bytearray()
         for byte in data:
-            if byte == CTRL_E and self._console.raw_mode and not self.firmware.raw_paste:
-                # Before 1.14 the raw REPL knew no raw-paste: "\x05A\x01" was the line "A" and a Ctrl-A, which
-                # prints the raw REPL banner again; dropping the Ctrl-E makes the unix port do just that.
-                continue
+            console = self._console
+            if console.raw_mode and console.at_raw_prompt:
+                if byte == CTRL_E and console.raw_command_bytes == 0 and not self.firmware.raw_paste:
+                    # Before 1.14 the raw REPL knew no raw-paste: "\x05A\x01" was the line "A" and a Ctrl-A,
+                    # which prints the raw REPL banner again; dropping the Ctrl-E makes the unix port do just that.
+                    # Only there: a running program reads every byte, 0x05 included.
+                    continue
+                if byte == CTRL_B and console.raw_command_bytes == 0:
+                    console.banner_expected = True
+                console.host_byte_at_raw_prompt(byte)
             if byte == CTRL_C and not self._interruptible and self._process is not None:
                 # The start-up script is still mounting the file system: interrupt main.py once it starts.
                 self._held_ctrl_c += 1

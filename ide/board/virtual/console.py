@@ -23,6 +23,8 @@ FRIENDLY_PROMPT = b">>> "
 CTRL_A = 0x01
 CTRL_C = 0x03
 CTRL_E = 0x05
+CTRL_D = 0x04
+CTRL_B = 0x02
 
 # ESP32 ROM boot lines, by reset cause (what a terminal shows after EN is pulsed or the chip wakes).
 ROM_BOOT_TEXT = (b"ets Jul 29 2019 12:21:46\r\n\r\n"
@@ -52,6 +54,9 @@ class Console:
         self._splitter = OutputSplitter()
         self._cooker = Cooker()
         self.raw_mode = False
+        self.at_raw_prompt = False    # the raw REPL is reading a command (not running one)
+        self.raw_command_bytes = 0    # bytes of that command so far
+        self.banner_expected = False  # Ctrl-B left the raw REPL: the interpreter's banner comes next
         self._output_tail = b""
         self._quiet_boot = False
         self._phase = "running"  # "boot" (until the sentinel), "banner" (drop unix banner), "raw-enter"
@@ -66,6 +71,9 @@ class Console:
         self._quiet_boot = quiet
         self._phase = "boot"
         self._hold = b""
+        self.at_raw_prompt = False
+        self.raw_command_bytes = 0
+        self.banner_expected = False
         self._splitter.reset()
         self._cooker.reset()
         self._request_text = b""
@@ -134,8 +142,18 @@ class Console:
             self._hold = b""
             self._phase = "running"
             return (b"" if self._quiet_boot else RAW_REPL_BANNER) + self._filter(rest)
+        if self.banner_expected:
+            # Ctrl-B from raw REPL prints the interpreter's banner, which the unix port writes in pieces: hold the
+            # output until its line is whole, then show the ESP32's there.
+            data = self._hold + data
+            self._hold = b""
+            start = data.find(b"MicroPython ")
+            if start >= 0 and b"\r\n" not in data[start:] and len(data) - start < 200:
+                self._hold = data[start:]
+                data = data[:start]
+            elif start >= 0:
+                self.banner_expected = False
         self._track_mode(data)
-        # Ctrl-B from raw REPL prints the interpreter's banner: show the ESP32's there too.
         return UNIX_BANNER.sub(self.banner.split(b"\r\n")[0] + b"\r\n", data)
 
     def _track_mode(self, data: bytes) -> None:
@@ -144,4 +162,18 @@ class Console:
         friendly_at = window.rfind(b'for more information.\r\n>>> ')
         if raw_at >= 0 or friendly_at >= 0:
             self.raw_mode = raw_at > friendly_at
+        if data and (window.endswith(RAW_REPL_BANNER) or window.endswith(b"\x04>")):
+            # The raw REPL waits for a command (pyexec.c prints ">" after its banner and after each result).
+            self.at_raw_prompt = True
+            self.raw_command_bytes = 0
         self._output_tail = window[-40:]
+
+    def host_byte_at_raw_prompt(self, byte: int) -> None:
+        """Follow the raw REPL's command line as the host's bytes reach it: Ctrl-D ends the command (the code
+        runs, and what the host sends then is the program's input), Ctrl-A starts it again."""
+        if byte == CTRL_D:
+            self.at_raw_prompt = False
+        elif byte == CTRL_A:
+            self.raw_command_bytes = 0
+        else:
+            self.raw_command_bytes += 1

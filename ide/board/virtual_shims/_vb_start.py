@@ -244,6 +244,7 @@ def _vb_boot(main_globals):
     gc.collect()
     _vbgc._scale = args.get("heap_scale", 1)
     _vbgc._base = gc.mem_alloc()
+    _vbgc._reserve = args.get("heap_reserve", 0)
     sys.modules["gc"] = _vbgc
     del sys.modules["_vbgc"]
     if args.get("missing_modules"):

@@ -13,10 +13,11 @@ for _name in dir(_real):
 __name__ = "gc"
 _scale = 1.0  # set by the start-up script
 _base = 0
+_reserve = 0  # bytes kept for the next qstr pool (ide/board/virtual/heap.py QSTR_POOL_RESERVE)
 
 
 def mem_free(_real_free=_real.mem_free):
-    return int(_real_free() / _scale)
+    return int(max(0, _real_free() - _reserve) / _scale)
 
 
 def mem_alloc(_real_alloc=_real.mem_alloc):
