@@ -18,13 +18,12 @@ virtual board there.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import select
-import termios
 import threading
 import time
-import tty
 from collections import deque
 from pathlib import Path
 from typing import Callable
@@ -50,9 +49,17 @@ DOWNLOAD = "download"          # ROM (or stub) serial loader answering SLIP
 APPLICATION = "application"    # booted from flash
 SILENT = "silent"              # not in boot mode and nothing bootable: the ROM printed its complaint and stopped
 
-_BAUD_BY_SPEED = {getattr(termios, f"B{rate}"): rate for rate in (
-    9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1500000, 2000000)
-    if hasattr(termios, f"B{rate}")}
+_HOST_BAUD_RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1500000,
+                    2000000)
+
+
+@functools.cache
+def _baud_by_speed() -> dict[int, int]:
+    """termios's speed constants (B115200, ...) to baud rates, for the rates this platform defines."""
+    import termios  # POSIX only, like the pty itself: imported here so that the package imports on Windows
+
+    return {getattr(termios, f"B{rate}"): rate for rate in _HOST_BAUD_RATES if hasattr(termios, f"B{rate}")}
+
 
 AppInput = Callable[[bytes], None]
 
@@ -81,8 +88,10 @@ class _PtyLink:
         return self.frames.popleft()
 
     def host_baud(self) -> int:
+        import termios  # POSIX only: see _baud_by_speed
+
         try:
-            return _BAUD_BY_SPEED.get(termios.tcgetattr(self.simulator._master)[5], 115200)
+            return _baud_by_speed().get(termios.tcgetattr(self.simulator._master)[5], 115200)
         except (termios.error, OSError):
             return 115200
 
@@ -123,6 +132,8 @@ class EspSimulator:
     # --- lifecycle --------------------------------------------------------------------------------------------
 
     def start(self) -> str:
+        import tty  # POSIX only (so is os.openpty): imported here so that the package imports on Windows
+
         master, slave = os.openpty()
         tty.setraw(slave)
         self.device = os.ttyname(slave)
