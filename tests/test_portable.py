@@ -200,6 +200,28 @@ def test_a_socket_url_with_nothing_listening_is_not_found():
         Board.open("socket://127.0.0.1:9", timeout=2)
 
 
+def test_a_socket_url_sends_without_nagle_delay():
+    # The virtual board's socket link (and any socket:// board) is many small REPL writes: with Nagle's algorithm
+    # on, each waits for the previous one's delayed ACK (bench/transfer.py's 20 x 2 KB took twice as long).
+    import socket
+
+    from ide.board.serial_link import open_serial
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = open_serial(f"socket://127.0.0.1:{server.getsockname()[1]}")
+        try:
+            # A second descriptor on pyserial's own socket (not the code's wrapper), asked directly.
+            with socket.fromfd(port.fileno(), socket.AF_INET, socket.SOCK_STREAM) as view:
+                assert view.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            port.write(b"\x03")  # the descriptor is still pyserial's and open
+            accepted, _ = server.accept()
+            with accepted:
+                accepted.settimeout(5)
+                assert accepted.recv(1) == b"\x03"
+        finally:
+            port.close()
+
+
 # --- ports on Windows and macOS ---------------------------------------------------------------------------------
 
 def test_windows_port_names_keep_their_usb_description():
