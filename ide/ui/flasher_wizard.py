@@ -24,10 +24,11 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt6.QtGui import QFont, QFontDatabase
-from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+from PyQt6.QtWidgets import (QApplication, QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
                              QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
                              QRadioButton, QVBoxLayout, QWidget, QWizard, QWizardPage)
 
+from ide.board.port_choice import esp_looking
 from ide.board.ports import list_board_ports
 from ide.errors import Cancelled, MipyError
 from ide.explain import explain
@@ -57,9 +58,27 @@ STAGE_TEXT = {
     flash.STAGE_RESETTING: "Restarting the board…",
     STAGE_STARTING: "Waiting for MicroPython's prompt…",
 }
-ERROR_STYLE = "QLabel { color: #b3261e; background: #fdecea; border: 1px solid #f3b8b2; padding: 8px; }"
-NOTE_STYLE = "QLabel { color: #5a4a00; background: #fff6d6; border: 1px solid #ecd98a; padding: 8px; }"
-OK_STYLE = "QLabel { color: #1e5631; font-weight: bold; }"
+# Message colours for a light and a dark window (text on background at 7:1 contrast or more); the wizard picks by
+# the application palette it opens in, so it follows the theme.
+_MESSAGE_COLOURS = {
+    "error": {False: ("#b3261e", "#fdecea", "#f3b8b2"), True: ("#ffd9d4", "#5c1712", "#8c2a22")},
+    "note": {False: ("#5a4a00", "#fff6d6", "#ecd98a"), True: ("#fff0b3", "#3d3300", "#6b5a00")},
+}
+_OK_COLOUR = {False: "#1e5631", True: "#9be0ae"}
+
+
+def _dark_window() -> bool:
+    app = QApplication.instance()
+    return bool(app) and app.palette().window().color().lightness() < 128
+
+
+def message_style(kind: str) -> str:
+    text, background, border = _MESSAGE_COLOURS[kind][_dark_window()]
+    return f"QLabel {{ color: {text}; background: {background}; border: 1px solid {border}; padding: 8px; }}"
+
+
+def ok_style() -> str:
+    return f"QLabel {{ color: {_OK_COLOUR[_dark_window()]}; font-weight: bold; }}"
 
 
 class PageId:
@@ -260,7 +279,7 @@ class PortPage(QWizardPage):
         self.hint = QLabel(self.BOOT_HINT)
         self.hint.setWordWrap(True)
         self.status = QLabel()
-        self.error = _message_label(ERROR_STYLE)
+        self.error = _message_label(message_style("error"))
         row = QHBoxLayout()
         row.addWidget(self.port_box, 1)
         row.addWidget(self.refresh_button)
@@ -286,12 +305,17 @@ class PortPage(QWizardPage):
         current = self.port()
         self.port_box.blockSignals(True)
         self.port_box.clear()
-        for info in list_board_ports():
+        listed = list_board_ports()
+        for info in listed:
             if not info.is_virtual:   # the virtual board has no bootloader to flash
                 self.port_box.addItem(info.description, info.device)
         # A simulated ESP32 the wizard starts itself: the whole path, from the bootloader to the prompt.
         self.port_box.addItem(SIMULATED_PORT_LABEL, SIMULATED_PORT)
         self.port_box.blockSignals(False)
+        if not current:
+            # The one port that looks like an ESP board, else the simulated chip: never a legacy COM1 or ttyS0.
+            boards = esp_looking(listed)
+            current = boards[0].device if boards else SIMULATED_PORT
         if current:
             self.set_port(current)
         self.completeChanged.emit()
@@ -340,7 +364,7 @@ class ChipPage(QWizardPage):
         self._wizard = wizard
         self.setTitle("Board found")
         self.headline = QLabel()
-        self.headline.setStyleSheet(OK_STYLE)
+        self.headline.setStyleSheet(ok_style())
         self.form = QFormLayout()
         self.rows: dict[str, QLabel] = {}
         for name in ("Chip", "Features", "Crystal", "Flash", "MAC address", "USB", "MicroPython goes at"):
@@ -397,7 +421,7 @@ class FirmwarePage(QWizardPage):
         self.file_info = QLabel()
         self.file_info.setWordWrap(True)
         self.file_info.setContentsMargins(24, 0, 0, 0)
-        self.error = _message_label(ERROR_STYLE)
+        self.error = _message_label(message_style("error"))
         self._file_error: BaseException | None = None
         self.catalog_radio.toggled.connect(self._mode_changed)
         self.file_radio.toggled.connect(self._mode_changed)
@@ -533,7 +557,7 @@ class OptionsPage(QWizardPage):
         self.baud_box.setCurrentIndex(self.baud_box.findData(flash.DEFAULT_FLASH_BAUD))
         baud_note = QLabel("If the line fails at this speed, the write goes on at 115200 from where it stopped.")
         baud_note.setWordWrap(True)
-        self.summary = _message_label(NOTE_STYLE)
+        self.summary = _message_label(message_style("note"))
         form = QFormLayout()
         form.addRow("Speed (baud):", self.baud_box)
         form.addRow("", baud_note)
@@ -577,8 +601,8 @@ class FlashingPage(QWizardPage):
         self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log_view.setMaximumBlockCount(2000)
         self.log_view.setMinimumHeight(140)
-        self.note = _message_label(NOTE_STYLE)
-        self.error = _message_label(ERROR_STYLE)
+        self.note = _message_label(message_style("note"))
+        self.error = _message_label(message_style("error"))
         self.retry_button = QPushButton("Try again")
         self.retry_button.clicked.connect(self.start)
         self.retry_button.hide()

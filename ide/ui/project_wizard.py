@@ -36,6 +36,15 @@ PHASE_TEXT = {"stopping": "Stopping the program", "building": "Building", "uploa
 # --- the wizard ----------------------------------------------------------------------------------------------
 
 
+
+def _error_colour() -> str:
+    """Red that reads on the window's background, light or dark theme (4.5:1 or more)."""
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    dark = bool(app) and app.palette().window().color().lightness() < 128
+    return "#ff8a80" if dark else "#b3261e"
+
 class TemplatePage(QWizardPage):
     def __init__(self, templates: list[Template]):
         super().__init__()
@@ -117,7 +126,7 @@ class ProjectPage(QWizardPage):
         template = wizard.template_page.selected() if wizard else None
         verdict = check_heap(template, self.board.currentData()) if template else None
         self.heap_note.setText(verdict.describe() if verdict else "")
-        self.heap_note.setStyleSheet("" if verdict is None or verdict.comfortable else "color: #c0392b")
+        self.heap_note.setStyleSheet("" if verdict is None or verdict.comfortable else f"color: {_error_colour()}")
 
     def _name_changed(self, text: str) -> None:
         if not self._folder_edited:
@@ -176,7 +185,7 @@ class NetworkPage(QWizardPage):
         self.error = QLabel()
         self.error.setObjectName("wizard_error")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0392b")
+        self.error.setStyleSheet(f"color: {_error_colour()}")
         layout = QVBoxLayout(self)
         layout.addWidget(wifi)
         layout.addWidget(self.mqtt)

@@ -80,16 +80,14 @@ class _Implementation:
         return "(name='%s', version=%r)" % (self.name, self.version)
 
 
-class _Uname:
-    def __init__(self, chip):
-        self.sysname = self.nodename = chip.get("platform", "esp32")
-        self.release = chip.get("release", "")
-        self.version = "v%s on %s" % (self.release, chip.get("date", ""))
-        self.machine = chip.get("machine", "")
+def _uname(chip):
+    # os.uname() as the chip's firmware answers it: a 5-field tuple with names (the unix port has none).
+    from collections import namedtuple
 
-    def __repr__(self):
-        return "(sysname='%s', nodename='%s', release='%s', version='%s', machine='%s')" % (
-            self.sysname, self.nodename, self.release, self.version, self.machine)
+    release = chip.get("release", "")
+    fields = namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))
+    return fields(chip.get("platform", "esp32"), chip.get("platform", "esp32"), release,
+                  "v%s on %s" % (release, chip.get("date", "")), chip.get("machine", ""))
 
 
 def _chip():
@@ -145,7 +143,7 @@ def _install_os(chip):
     # os.uname(), which the chip's os has and the unix port's lacks; the rest is the real os.
     import os as real_os
 
-    uname = _Uname(chip)
+    uname = _uname(chip)
     _real.modules["os"] = module(real_os, {"uname": lambda: uname}, "os")
 
 
@@ -153,4 +151,4 @@ _replacements, _c = _replaced()
 sys_module = module(_real, _replacements)
 if _c:
     _install_os(_c)
-del module, _replaced, _install_os, _replacements, _c, _chip, _Implementation, _Uname, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
+del module, _replaced, _install_os, _replacements, _c, _chip, _Implementation, _uname, _real, _io, _RAW_MARKER, FileIO, TextIOWrapper
