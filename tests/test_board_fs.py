@@ -389,3 +389,34 @@ def test_upload_cut_off_on_the_way_back_keeps_the_old_file(make_board, board_dir
     with pytest.raises((PortVanishedError, BoardError)):
         fs.write("/u.bin", random.Random(27).randbytes(4000), compress=False)
     assert (board_dir / "u.bin").read_bytes() == b"old"
+
+
+def test_helpers_fit_an_esp8266_heap(make_board, board_dir, micropython_32bit):
+    """On a chip's object sizes (32-bit port) with an ESP8266's heap, left with 20 KB free, the helpers install
+    as the jobs need them and a 20 KB round trip works; after a soft reset (helpers wiped) and another BoardFS
+    (a different set installed) they come back. bench/helpers_heap.py has the figures (about 14 KB needed)."""
+    board = make_board(chip="esp8266", interpreter=micropython_32bit)
+    # The ESP8266 profile has about 30 KB free; hold all but 20 KB, as a program's globals would.
+    free = int(board.exec("import gc\ngc.collect()\n_ballast = bytearray(gc.mem_free() - 20 * 1024)\ngc.collect()\n"
+                          "print(gc.mem_free())"))
+    assert 19 * 1024 < free <= 20 * 1024
+    fs = BoardFS(board)
+    text = b"".join(b"line %d: the quick brown fox\n" % i for i in range(800))[:20 * 1024]  # sent deflated
+    binary = random.Random(31).randbytes(20 * 1024)                                           # sent as it is
+    fs.write("/t.py", text)
+    fs.write("/b.bin", binary)
+    assert fs.read("/t.py") == text and fs.read("/b.bin") == binary
+    assert (board_dir / "t.py").read_bytes() == text and (board_dir / "b.bin").read_bytes() == binary
+    assert fs.installed == {"hash", "window", "put", "get"}  # only what these jobs use
+    assert fs.free_heap < 64 * 1024  # so one unit per exec, not everything at once
+
+    board.soft_reset(run_main=False)  # wipes the helpers (and the ballast)
+    other = BoardFS(board)
+    assert [entry.name for entry in other.listdir("/")] == ["b.bin", "t.py"]
+    assert other.installed == {"list"}
+    fs.write("/t.py", binary)  # fs still believes put is installed: the board's AttributeError says otherwise
+    assert (board_dir / "t.py").read_bytes() == binary
+    assert other.hashes(["/t.py"]) == {"/t.py": fs.host_hash(binary)}  # found hash there, installed nothing
+    assert other.installed == {"list", "hash", "window", "put"}
+    board.soft_reset(run_main=False)
+    assert fs.read("/t.py") == binary  # the board's NameError: reinstalled

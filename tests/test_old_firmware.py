@@ -9,9 +9,8 @@ interpreter's own), so a virtual "1.12" rightly gets v6.3 files. The release tab
 for firmware that reports no .mpy version at all. The last tests check the ``mpy`` spelling of 1.12-1.18, and
 build for what real 1.12 and 1.19 boards report (the archived compilers, .mpy v5 and v6.0).
 
-On the virtual ESP8266 (a chip's ~30 KB free heap) our file-transfer helpers do not fit: they need about 50 KB
-free to install (ESP8266_HELPERS_TOO_BIG). That is a finding about our host code, which a real ESP8266 would show
-too, not about the stand-in.
+On the virtual ESP8266 (a chip's ~30 KB free heap) the file-transfer helpers are installed a unit at a time, as
+each job needs them (ide/filebrowser/board_code.py; bench/helpers_heap.py measures what each operation needs).
 """
 
 from __future__ import annotations
@@ -39,12 +38,6 @@ from tests.test_project_helpers import NETS, Output, follow_until, new_project, 
 
 pytestmark = needs_virtual_board
 
-ESP8266_HELPERS_TOO_BIG = pytest.mark.xfail(
-    strict=True, raises=DeviceTraceback,
-    reason="our file-transfer helpers need about 50 KB free to install (compiled on the board; bisected on the "
-           "32-bit port: fails at 46 KB free, works at 51 KB), an ESP8266 has about 30 KB: a real ESP8266 would "
-           "fail the same way. Host-side fix needed: smaller helpers, or precompiled .mpy")
-
 FIRMWARES = [
     pytest.param({"firmware_version": "1.12"}, id="1.12"),
     pytest.param({"firmware_version": "1.13"}, id="1.13"),
@@ -56,12 +49,6 @@ FIRMWARES = [
 
 def _release(config: dict) -> tuple[int, ...]:
     return tuple(int(part) for part in config["firmware_version"].split("."))
-
-
-def _fs_marks(request, config: dict) -> None:
-    """The known emulation faults for file transfers (module docstring), applied to this cell."""
-    if config.get("chip") == "esp8266":
-        request.applymarker(ESP8266_HELPERS_TOO_BIG)
 
 
 class OldBoard:
@@ -143,8 +130,7 @@ def test_exec_plain_raw_repl_before_1_14_raw_paste_after(old):
 # --- files --------------------------------------------------------------------------------------------------
 
 
-def test_put_and_get_with_the_hash_and_compression_the_firmware_has(old, request):
-    _fs_marks(request, old.config)
+def test_put_and_get_with_the_hash_and_compression_the_firmware_has(old):
     fs = BoardFS(old.board)
     text = ("".join(f"line {i}: the quick brown fox\n" for i in range(200))).encode()  # compressible, no 0x05
     fs.write("/log.txt", text)
@@ -168,8 +154,7 @@ def test_a_running_program_gets_every_byte_the_host_sends(old, request):
 # --- packages -----------------------------------------------------------------------------------------------
 
 
-def test_mip_install_from_a_local_index(old, request, demo_index, tmp_path):
-    _fs_marks(request, old.config)
+def test_mip_install_from_a_local_index(old, demo_index, tmp_path):
     server, builder = demo_index
     fs = BoardFS(old.board)
     index = PackageIndex(server.url, cache=tmp_path / "mip-cache", timeout=5)
@@ -187,8 +172,7 @@ def test_mip_install_from_a_local_index(old, request, demo_index, tmp_path):
 # --- Run project (last: it leaves main.py running) ---------------------------------------------------------
 
 
-def test_run_project_blink(old, request, tmp_path):
-    _fs_marks(request, old.config)
+def test_run_project_blink(old, tmp_path):
     target = detect_target(old.board)
     assert (target.version, target.sub_version) == (6, 3)  # from _mpy, not from the release:
     if old.release < (1, 19):

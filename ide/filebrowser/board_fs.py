@@ -39,6 +39,10 @@ FS_RESERVE = 8 * 1024
 # the most an ESP8266's heap affords for the decompressor).
 COMPRESS_MIN_SAVING = 0.1
 DEFLATE_WBITS = 10
+# With this much free heap (gc.mem_free() at the probe) every helper is installed at once, deflated: one exec,
+# a third of the bytes. All at once needs about 30 KB free on a 32-bit port (bench/helpers_heap.py), which an
+# ESP32 (110 KB) has and an ESP8266 (30 KB) has not; there each job installs only its units, one per exec.
+ALL_AT_ONCE_FREE = 64 * 1024
 ENOENT, EEXIST, ENOSPC = 2, 17, 28
 
 
@@ -72,13 +76,21 @@ def normalise(path: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _packed_helpers() -> str:
-    """The helpers deflated and base64-encoded: 2.4 KB on the wire instead of 5.5 KB, which matters because a
-    soft reset (every Run project) wipes them and they are sent again."""
+    """Every helper deflated and base64-encoded: about a third of the bytes on the wire, which matters because
+    a soft reset (every Run project) wipes them and they are sent again. The names it uses are deleted after."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WBITS)
-    packed = base64.b64encode(packer.compress(board_code.HELPERS.encode()) + packer.flush()).decode()
-    return ("import deflate, io, binascii\n"
-            f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')), deflate.RAW, "
-            f"{DEFLATE_WBITS}).read())\n")
+    source = board_code.minified(board_code.HELPERS).encode()
+    packed = base64.b64encode(packer.compress(source) + packer.flush()).decode()
+    return ("import deflate as _mipy_d, io as _mipy_i, binascii as _mipy_b\n"
+            f"exec(_mipy_d.DeflateIO(_mipy_i.BytesIO(_mipy_b.a2b_base64('{packed}')), _mipy_d.RAW, "
+            f"{DEFLATE_WBITS}).read())\n"
+            "del _mipy_d, _mipy_i, _mipy_b\n")
+
+
+def _helpers_missing(error: DeviceTraceback) -> bool:
+    """Whether a board traceback says our helpers (or one of their units) are not there: a soft reset wiped
+    them, or another BoardFS on this board installed a different set since."""
+    return error.exc_type in ("NameError", "AttributeError") and "_mipy_fs" in error.message
 
 
 class _WireDamaged(Exception):
@@ -99,37 +111,61 @@ class BoardFS:
 
     def __init__(self, board: Board):
         self.board = board
-        self.hash_kind: str | None = None
+        self.hash_kind: str | None = None  # None: not probed since the helpers were last seen missing
         self.can_inflate = False
+        self.free_heap = 0                 # the board's gc.mem_free() at the probe
+        self.installed: set[str] = set()   # the helper units (board_code.UNITS) on the board
 
     # --- helpers on the board -------------------------------------------------------------------------------
 
-    def _ensure_helpers(self) -> None:
-        try:
-            present = self.board.exec("print('_mipy_fs' in globals())").strip() == b"True"
-        except DeviceTraceback:
-            present = False
-        if present and self.hash_kind:
-            return
-        try:
-            answer = self.board.exec(_packed_helpers()).decode().split()
-        except DeviceTraceback as error:
-            if error.exc_type != "ImportError":
-                raise
-            answer = self.board.exec(board_code.HELPERS).decode().split()  # a build without deflate
-        self.hash_kind, self.can_inflate = answer[0], answer[1] == "True"
-
-    def _call(self, code: str, timeout: float | None = None) -> bytes:
-        """Run helper code, reinstalling the helpers when a soft reset wiped them."""
+    def _ensure_helpers(self, *units: str) -> None:
+        """Make sure the helpers' namespace and ``units`` (with what they use) are on the board. The first call
+        probes what is there; a board with room then gets every unit at once."""
+        probed = False
         if self.hash_kind is None:
-            self._ensure_helpers()
+            self._probe()
+            probed = True
+        wanted = board_code.with_requirements(units)
+        if not probed and not self.installed.issuperset(wanted):
+            # What we know may be stale (a soft reset, another BoardFS): a unit must not be installed on top of
+            # a namespace that lacks what it uses.
+            self._probe()
+        for unit in wanted:
+            if unit not in self.installed:
+                # Plain source, one unit per exec: raw-paste feeds it to the compiler as it arrives, so only the
+                # unit's parse tree is held, never its text (a deflated copy would hold the text and the
+                # decompressor's window too).
+                self.board.exec(board_code.minified(board_code.UNITS[unit][0]))
+                self.installed.add(unit)
+
+    def _probe(self) -> None:
+        """Define the namespace when missing; learn the hash kind, deflate, the free heap, the units there. A
+        board with room then gets every unit at once."""
+        answer = self.board.exec(board_code.probe_code()).decode().split()
+        self.hash_kind, self.can_inflate, self.free_heap = answer[0], answer[1] == "True", int(answer[2])
+        markers = set(answer[3:])
+        self.installed = {unit for unit, (_, marker, _) in board_code.UNITS.items() if marker in markers}
+        if self.free_heap >= ALL_AT_ONCE_FREE and len(self.installed) < len(board_code.UNITS):
+            self.board.exec(_packed_helpers() if self.can_inflate else board_code.minified(board_code.HELPERS))
+            self.installed = set(board_code.UNITS)
+
+    def _forget_helpers(self) -> None:
+        self.hash_kind = None
+        self.installed = set()
+
+    def _call(self, code: str, *units: str, timeout: float | None = None) -> bytes:
+        """Run helper code that uses ``units``, reinstalling the helpers when a soft reset wiped them."""
+        self._ensure_helpers(*units)
         try:
             return self.board.exec(code, timeout=timeout)
         except DeviceTraceback as error:
-            if error.exc_type == "NameError" and "_mipy_fs" in error.message:
-                self.hash_kind = None
-                self._ensure_helpers()
-                return self.board.exec(code, timeout=timeout)
+            if _helpers_missing(error):
+                self._forget_helpers()
+                self._ensure_helpers(*units)
+                try:
+                    return self.board.exec(code, timeout=timeout)
+                except DeviceTraceback as again:
+                    raise self._translate(again, code) from again
             raise self._translate(error, code) from error
 
     def _translate(self, error: DeviceTraceback, path: str) -> MipyError:
@@ -153,7 +189,7 @@ class BoardFS:
     def listdir(self, path: str = "/") -> list[BoardEntry]:
         path = normalise(path)
         try:
-            text = self._call(f"_mipy_fs.ls({_literal(path)})")
+            text = self._call(f"_mipy_fs.ls({_literal(path)})", "list")
         except BoardFileNotFound:
             raise BoardFileNotFound(path) from None
         entries = [BoardEntry(posixpath.join(path, name), name, is_dir, 0 if is_dir else size, mtime or None)
@@ -163,7 +199,7 @@ class BoardFS:
     def walk(self, path: str = "/") -> list[BoardEntry]:
         path = normalise(path)
         try:
-            text = self._call(f"print(repr(_mipy_fs.walk({_literal(path)}, [])))")
+            text = self._call(f"print(repr(_mipy_fs.walk({_literal(path)}, [])))", "tree")
         except BoardFileNotFound:
             raise BoardFileNotFound(path) from None
         return [BoardEntry(p, posixpath.basename(p), is_dir, size)
@@ -197,7 +233,7 @@ class BoardFS:
         """Create a folder and its parents; an existing folder is fine."""
         path = normalise(path)
         try:
-            self._call(f"_mipy_fs.makedirs({_literal(path)})")
+            self._call(f"_mipy_fs.makedirs({_literal(path)})", "tree")
         except BoardFileExists:
             raise BoardFileExists(path) from None
 
@@ -211,7 +247,7 @@ class BoardFS:
         else:
             code = f"_mipy_fs.os.remove({_literal(path)})"
         try:
-            self._call(code)
+            self._call(code, *(("tree",) if entry.is_dir and recursive else ()))
         except DeviceTraceback as error:
             raise BoardFileError(path, f"{error.exc_type}: {error.message}") from error
 
@@ -224,12 +260,12 @@ class BoardFS:
 
     def remove_stray_temporaries(self) -> int:
         """Remove temporary files a broken transfer left behind (the board vanished mid-write)."""
-        return int(self._call(f"_mipy_fs.strays('/', {_literal(TEMP_SUFFIX)})").strip() or 0)
+        return int(self._call(f"_mipy_fs.strays('/', {_literal(TEMP_SUFFIX)})", "tree").strip() or 0)
 
     def hashes(self, paths: list[str]) -> dict[str, str | None]:
         """Hash of each board file (None when missing), in one round trip."""
         paths = [normalise(p) for p in paths]
-        return ast.literal_eval(self._call(f"_mipy_fs.hashes({paths!r})", timeout=60).decode())
+        return ast.literal_eval(self._call(f"_mipy_fs.hashes({paths!r})", "hash", timeout=60).decode())
 
     # --- transfers ------------------------------------------------------------------------------------------
 
@@ -238,8 +274,7 @@ class BoardFS:
         """Write ``data`` to ``path`` atomically: temporary file, hash check on the board, rename. A hash
         mismatch (a byte damaged on the wire) is retried up to ``attempts`` times in all."""
         path = normalise(path)
-        if self.hash_kind is None:
-            self._ensure_helpers()
+        self._ensure_helpers()  # the hash kind and whether the board inflates
         directory, name = posixpath.split(path)
         temporary = posixpath.join(directory, "." + name + TEMP_SUFFIX)
         _, free = self.df()
@@ -259,9 +294,18 @@ class BoardFS:
             if len(packed) <= len(data) * (1 - COMPRESS_MIN_SAVING):
                 wire, compressed = packed, True
         expected = self.host_hash(data)
+        self._ensure_helpers("put")  # after df() and stat(), which reinstall what a soft reset wiped
         for attempt in range(1, attempts + 1):
             try:
-                got = self._put(path, temporary, wire, compressed, len(data), progress, cancel)
+                try:
+                    got = self._put(path, temporary, wire, compressed, len(data), progress, cancel)
+                except DeviceTraceback as error:
+                    if not _helpers_missing(error):
+                        raise
+                    # Said before any window was sent (the board grants no credit first): install and redo.
+                    self._forget_helpers()
+                    self._ensure_helpers("put")
+                    got = self._put(path, temporary, wire, compressed, len(data), progress, cancel)
             except _WireDamaged as damage:
                 got = damage.what  # the board removed the temporary file (or the next attempt overwrites it)
             except (Cancelled, BoardFileError):
@@ -276,7 +320,7 @@ class BoardFS:
             if attempt == attempts:
                 self._discard(temporary)
                 raise TransferVerifyError(path, expected, got)
-        self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})")
+        self._call(f"_mipy_fs.replace({_literal(temporary)}, {_literal(path)})", "put")
 
     def _put(self, path: str, temporary: str, wire: bytes, compressed: bool, size: int,
              progress: Progress | None, cancel: threading.Event | None) -> str:
@@ -398,8 +442,17 @@ class BoardFS:
         raise AssertionError("unreachable")
 
     def _get(self, path: str, progress: Progress | None, cancel: threading.Event | None) -> bytes:
-        if self.hash_kind is None:
-            self._ensure_helpers()
+        self._ensure_helpers("get")
+        try:
+            return self._get_once(path, progress, cancel)
+        except DeviceTraceback as error:
+            if not _helpers_missing(error):
+                raise
+            self._forget_helpers()
+            self._ensure_helpers("get")
+            return self._get_once(path, progress, cancel)
+
+    def _get_once(self, path: str, progress: Progress | None, cancel: threading.Event | None) -> bytes:
         link = self.board.start(f"_mipy_fs.get({_literal(path)})\n")
         timeout = self.board.timeout
         header = link.read_until(b"\n", timeout, "reading a file")
@@ -441,8 +494,6 @@ class BoardFS:
         except (Cancelled, PortVanishedError):
             self.board.abandon()
             raise
-        if self.hash_kind is None:
-            self._ensure_helpers()
         expected = self.host_hash(bytes(data))
         if digest.strip() != expected:
             raise TransferVerifyError(path, digest.strip(), expected)
@@ -532,8 +583,7 @@ class BoardFS:
             board_files = {posixpath.relpath(e.path, remote_dir): e for e in self.walk(remote_dir) if not e.is_dir}
         except BoardFileNotFound:
             board_files = {}
-        if self.hash_kind is None:
-            self._ensure_helpers()
+        self._ensure_helpers("hash")
         common = sorted(set(local_files) & set(board_files))
         remote_hashes = self.hashes([posixpath.join(remote_dir, name) for name in common]) if common else {}
         result = {}
