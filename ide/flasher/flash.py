@@ -376,8 +376,15 @@ def flash_firmware(port: str, firmware: Path | str | bytes, *, chip: str | None 
     started = time.monotonic()
     job = _FlashJob(port, _pad4(raw), path, chip, erase, offset, keep_files, stay_in_bootloader, only_changes,
                     flashed_cache_dir or default_flashed_cache_dir(), progress, cancel, attempts, stage)
+    result = _run_with_fallback(job, baud)
+    return FlashResult(**{**result.__dict__, "seconds": time.monotonic() - started})
+
+
+def _run_with_fallback(job: _FlashJob, baud: int) -> FlashResult:
+    """Run ``job`` at ``baud``; a failure on the wire is retried once at 115200 from the first sector the board
+    does not hold yet (a USB bridge that garbles a fast baud usually carries 115200)."""
     try:
-        result = job.run(baud)
+        return job.run(baud)
     except _WireFailure as failure:
         if baud == ROM_BAUD:
             raise failure.error from failure.error.__cause__
@@ -387,8 +394,7 @@ def flash_firmware(port: str, firmware: Path | str | bytes, *, chip: str | None 
             result = job.run(ROM_BAUD, resume=True)
         except _WireFailure as again:
             raise again.error from again.error.__cause__
-        result = FlashResult(**{**result.__dict__, "fell_back_from": baud})
-    return FlashResult(**{**result.__dict__, "seconds": time.monotonic() - started})
+        return FlashResult(**{**result.__dict__, "fell_back_from": baud})
 
 
 class _FlashJob:
@@ -663,18 +669,7 @@ def _restore(port, backup: Path, info: BackupInfo, baud, progress, cancel, attem
     job = _RestoreJob(port, _pad4(data), str(backup), info.chip, False, 0, False, stay_in_bootloader, False,
                       default_flashed_cache_dir(), progress, cancel, attempts, stage)
     started = time.monotonic()
-    try:
-        result = job.run(baud)
-    except _WireFailure as failure:
-        if baud == ROM_BAUD:
-            raise failure.error from failure.error.__cause__
-        log.warning("The transfer failed at %d baud (%s). Retrying at %d baud from the first sector the board "
-                    "does not hold yet.", baud, failure.error, ROM_BAUD)
-        try:
-            result = job.run(ROM_BAUD, resume=True)
-        except _WireFailure as again:
-            raise again.error from again.error.__cause__
-        result = FlashResult(**{**result.__dict__, "fell_back_from": baud})
+    result = _run_with_fallback(job, baud)
     return FlashResult(**{**result.__dict__, "seconds": time.monotonic() - started})
 
 
