@@ -6,25 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import needs_virtual_board
 
 pytestmark = needs_virtual_board
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def standalone_board(tmp_path):
-    board_dir = tmp_path / "board"
-    board_dir.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "ide", "virtual-board", "--dir", str(board_dir), "--baud", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    device = process.stdout.readline().strip()
-    assert device.startswith("/dev/"), process.stderr.read()
-    yield device, board_dir
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def mpremote(device: str, *args: str) -> str:

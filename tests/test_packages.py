@@ -165,20 +165,6 @@ def test_unknown_packages_and_bad_specs(fs, board_dir, index):
     assert not (board_dir / "lib").exists()
 
 
-@pytest.fixture
-def standalone_board(tmp_path):
-    """`mipy-studio virtual-board` for mpremote (as in test_mpremote_peer.py)."""
-    board_dir = tmp_path / "mpremote-board"
-    board_dir.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "ide", "virtual-board", "--dir", str(board_dir), "--baud", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    device = process.stdout.readline().strip()
-    assert device.startswith("/dev/"), process.stderr.read()
-    yield device, board_dir
-    process.terminate()
-    process.wait(timeout=10)
-
-
 def test_same_files_and_bytes_as_mpremote_mip(standalone_board, fs, board_dir, index, demo_index):
     server, _builder = demo_index
     device, mpremote_dir = standalone_board

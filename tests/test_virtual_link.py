@@ -10,10 +10,7 @@ a time, the cable pulled and plugged back.
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import serial
@@ -34,47 +31,14 @@ pytestmark = [needs_virtual_board,
 
 
 @pytest.fixture
-def make_board(board_dir: Path):
-    """tests/conftest.py's factory, on the socket link."""
-    opened: list[Board] = []
-
-    def make(**config) -> Board:
-        config.setdefault("root_dir", board_dir)
-        config.setdefault("baud", 0)
-        config.setdefault("link", LINK)
-        config.setdefault("runtime", RUNTIME)
-        board = Board.open("virtual", virtual_config=VirtualBoardConfig(**config), timeout=10)
-        opened.append(board)
-        return board
-
-    yield make
-    for board in opened:
-        board.close()
-
-
-@pytest.fixture
-def board(make_board) -> Board:
-    return make_board()
+def board_defaults() -> dict:
+    """tests/conftest.py's boards (make_board, board, standalone_board), on the socket link."""
+    return {"link": LINK, "runtime": RUNTIME}
 
 
 @pytest.fixture
 def fs(board):
     return test_board_fs.BoardFS(board)
-
-
-@pytest.fixture
-def standalone_board(tmp_path):
-    """`mipy-studio virtual-board --link socket` in its own process, as mpremote users start it."""
-    board_dir = tmp_path / "board"
-    board_dir.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "ide", "virtual-board", "--dir", str(board_dir), "--baud", "0",
-                                "--link", LINK, "--runtime", RUNTIME],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    device = process.stdout.readline().strip()
-    assert device.startswith("socket://127.0.0.1:"), process.stderr.read()
-    yield device, board_dir
-    process.terminate()
-    process.wait(timeout=10)
 
 
 # --- the core tests, again, on the socket link ----------------------------------------------------------------
