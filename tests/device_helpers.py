@@ -213,16 +213,20 @@ class Broker:
     def start(self) -> "Broker":
         self.proc = subprocess.Popen([str(VENV_BIN / "amqtt"), "-c", str(self.cfg)],
                                      stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        end = time.monotonic() + 15
+        return self._wait_listening("broker", seconds=15, poll=0.1)
+
+    def _wait_listening(self, name: str, seconds: float, poll: float) -> "Broker":
+        """Return once the started process accepts connections on its port; raise with its log if it ends."""
+        end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("broker died: " + self.log.read_text()[-2000:])
-                time.sleep(0.1)
-        raise RuntimeError("broker did not start")
+                    raise RuntimeError(f"{name} died: " + self.log.read_text()[-2000:])
+                time.sleep(poll)
+        raise RuntimeError(f"{name} did not start")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -257,16 +261,7 @@ class Mosquitto(Broker):
         self.log.touch()
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.cfg)], stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "ab"))
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("mosquitto died: " + self.log.read_text()[-2000:])
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        return self._wait_listening("mosquitto", seconds=10, poll=0.05)
 
 
 class Subscriber:
