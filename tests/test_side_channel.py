@@ -47,11 +47,15 @@ def test_outputs_reach_the_host(board):
                "led = machine.Pin(2, machine.Pin.OUT); led.on()\n"
                "pwm = machine.PWM(machine.Pin(5), freq=1000, duty_u16=16384)\n"
                "np = neopixel.NeoPixel(machine.Pin(13), 2); np[0] = (255, 0, 0); np[1] = (0, 0, 9); np.write()\n")
-    state = wait_for(channel, lambda s: "13" in s["neopixels"])
+    # Messages may arrive in any order on a loaded machine: wait for all three outputs, not just the last.
+    state = wait_for(channel, lambda s: "13" in s["neopixels"] and "2" in s["pins"] and "5" in s["pins"])
     assert state["pins"]["2"] == {"mode": "OUT", "value": 1}
     assert state["pins"]["5"] == {"mode": "PWM", "duty_u16": 16384, "freq": 1000}
     assert state["neopixels"]["13"] == [[255, 0, 0], [0, 0, 9]]
     # The state folder still says the same, for VirtualBoard.pin_states() readers.
+    deadline = time.monotonic() + 5
+    while "2" not in board.virtual_board.pin_states() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert board.virtual_board.pin_states()["2"]["value"] == 1
 
 
