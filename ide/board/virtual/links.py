@@ -25,6 +25,16 @@ from collections import deque
 from typing import Callable
 
 
+def _close_fds(*fds: int) -> None:
+    """Close the descriptors still open (-1 marks one already closed); a failing close leaves nothing to undo."""
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class PtyHostPort:
     """The host's end on a pseudo-terminal. We keep our own handle on the tool's side open so that the master does
     not see a hang-up between two tools opening the port."""
@@ -73,12 +83,7 @@ class PtyHostPort:
             return len(data)
 
     def unplug(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds(self._master, self._slave)
         self._master = self._slave = -1
 
     close = unplug
@@ -194,12 +199,7 @@ class PtyBoardLine:
         termios.tcflush(self._slave, termios.TCIOFLUSH)
 
     def close(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds(self._master, self._slave)
         self._master = self._slave = -1
 
 
@@ -357,12 +357,7 @@ class PipeBoardLine:
         return int.from_bytes(fcntl.ioctl(self._stdin_read, termios.FIONREAD, b"\0\0\0\0"), "little")
 
     def _close_pipes(self) -> None:
-        for fd in (self._stdin_read, self._stdin_write, self._stdout_read, self._stdout_write):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds(self._stdin_read, self._stdin_write, self._stdout_read, self._stdout_write)
         self._stdin_read = self._stdin_write = self._stdout_read = self._stdout_write = -1
 
     close = _close_pipes
