@@ -12,6 +12,7 @@ installed as the job needs them. "Needs" is the smallest free heap with which it
 - download: a 50 KB file
 - hashes: the hash of a 50 KB file (what Run project compares before uploading)
 - round trip: install, 50 KB text up, then down (the target: fits in about 20 KB)
+- all at once: every helper in one exec, deflated (what a board with ALL_AT_ONCE_FREE or more gets)
 
 The ballast is one block, so the free heap is the chip's holes plus what follows the ballast: fragmentation as
 a chip's after boot, roughly. Above the profile's free heap a figure cannot be measured: "> N".
@@ -37,7 +38,8 @@ from peers import micropython_32bit  # noqa: E402
 
 from ide.board import virtual  # noqa: E402
 from ide.board.board import Board  # noqa: E402
-from ide.filebrowser.board_fs import BoardFS  # noqa: E402
+from ide.filebrowser import board_code  # noqa: E402
+from ide.filebrowser.board_fs import BoardFS, _packed_helpers  # noqa: E402
 
 SIZE = 50 * 1024
 STEP = 1024
@@ -79,9 +81,14 @@ def op_round_trip(fs: BoardFS, root: Path) -> None:
     assert fs.read("/up.py") == TEXT
 
 
+def op_all_at_once(fs: BoardFS, root: Path) -> None:
+    fs.board.exec(board_code.probe_code())  # the namespace, as BoardFS's probe defines it first
+    fs.board.exec(_packed_helpers())
+
+
 OPERATIONS: dict[str, Callable[[BoardFS, Path], None]] = {
     "list": op_list, "upload text": op_upload_text, "upload binary": op_upload_binary, "download": op_download,
-    "hashes": op_hashes, "round trip": op_round_trip,
+    "hashes": op_hashes, "round trip": op_round_trip, "all at once": op_all_at_once,
 }
 
 

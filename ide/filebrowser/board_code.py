@@ -386,5 +386,5 @@ def minified(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Everything in one piece: the BASE namespace and every unit (what a board with room gets, deflated).
+# Every unit in one piece, for the namespace BASE defined (what a board with room gets, deflated).
 HELPERS = "".join(UNITS[unit][0] for unit in UNITS)
