@@ -6,6 +6,7 @@ Each job opens its own board (one port per worker) and reports its phases and pr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import multiprocessing
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 from ide.board.board import Board
 from ide.board.serial_link import DEFAULT_LINES, LineSettings
@@ -199,6 +201,15 @@ class _BuildGate:
             self.held = False
 
 
+@contextlib.contextmanager
+def _connect(port: str, options: BoardOptions, report: BoardReport) -> Iterator[Board]:
+    """The board at ``port`` at its prompt, its chip and MAC already on the report's row."""
+    report.phase("connecting")
+    with open_board(port, options.baud, options.timeout, options.lines) as board:
+        report.chip, report.mac = identify(board)
+        yield board
+
+
 class DeployJob:
     """Build and upload what changed (``run=True``: then restart, leaving main.py running; its first
     ``follow_s`` seconds of output are kept for the row)."""
@@ -213,11 +224,7 @@ class DeployJob:
 
     def run(self, port: str, report: BoardReport) -> JobOutcome:
         from ide.project.run_project import deploy, run_project
-        report.phase("connecting")
-        o = self.options
-        with open_board(port, o.baud, o.timeout, o.lines) as board:
-            chip, mac = identify(board)
-            report.chip, report.mac = chip, mac
+        with _connect(port, self.options, report) as board:
             gate = _BuildGate(self.project, report)
             output = bytearray()
             try:
@@ -239,7 +246,7 @@ class DeployJob:
         summary = f"uploaded {len(s.uploaded)} ({_size(s.bytes_sent)}), {s.unchanged} unchanged"
         if s.removed:
             summary += f", removed {len(s.removed)}"
-        return JobOutcome(chip, mac, summary, bytes(output))
+        return JobOutcome(report.chip, report.mac, summary, bytes(output))
 
 
 class ExecJob:
@@ -253,12 +260,8 @@ class ExecJob:
         self.timeout = timeout
 
     def run(self, port: str, report: BoardReport) -> JobOutcome:
-        report.phase("connecting")
-        o = self.options
-        with open_board(port, o.baud, o.timeout, o.lines) as board:
-            chip, mac = identify(board)
-            report.chip, report.mac = chip, mac
+        with _connect(port, self.options, report) as board:
             report.phase("running")
             output = board.exec(self.code, timeout=self.timeout)
         text = output.decode("utf-8", "replace").strip()
-        return JobOutcome(chip, mac, text.splitlines()[0][:60] if text else "done", output)
+        return JobOutcome(report.chip, report.mac, text.splitlines()[0][:60] if text else "done", output)
