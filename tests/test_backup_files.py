@@ -76,16 +76,22 @@ def test_round_trip_to_another_board(make_board, board_dir, tmp_path):
     assert again.written == [] and again.bytes_sent == 0 and len(again.unchanged) == len(TREE)
 
 
-@pytest.mark.parametrize("cut_after", [30, 200])  # during the listing; a few files in (a backup sends ~330)
-def test_board_vanishing_mid_backup_leaves_the_old_backup(make_board, board_dir, tmp_path, cut_after):
+@pytest.mark.parametrize("fault, after", [
+    pytest.param("disconnect_after", 30, id="vanishing-during-the-listing"),
+    pytest.param("disconnect_after", 200, id="vanishing-a-few-files-in"),   # a backup sends ~330
+    pytest.param("disconnect_output_after", 5000, id="going-silent-mid-download"),
+])
+def test_board_lost_mid_backup_leaves_the_old_backup(make_board, board_dir, tmp_path, fault, after):
+    if fault == "disconnect_output_after":
+        _needs_output_faults()
     populate(board_dir)
     zip_path = tmp_path / "b.zip"
     zip_path.write_bytes(b"yesterday's backup")
     board = make_board()
     fs = BoardFS(board)
     fs.df()
-    board.virtual_board.disconnect_after(cut_after)
-    with pytest.raises((PortVanishedError, BoardError)):
+    getattr(board.virtual_board, fault)(after)
+    with pytest.raises(BoardError):
         backup.backup_files(fs, zip_path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["b.zip"]
     assert zip_path.read_bytes() == b"yesterday's backup"
@@ -295,18 +301,3 @@ def test_a_download_damaged_on_the_wire_is_read_again(make_board, board_dir, tmp
     board.virtual_board.corrupt_output_byte(4000)  # inside the files' bytes
     report = backup.backup_files(fs, tmp_path / "b.zip")
     assert backup.read_backup(report.path).files == {"/" + rel: data for rel, data in TREE.items()}
-
-
-def test_board_going_silent_mid_download_leaves_the_old_backup(make_board, board_dir, tmp_path):
-    _needs_output_faults()
-    populate(board_dir)
-    zip_path = tmp_path / "b.zip"
-    zip_path.write_bytes(b"yesterday's backup")
-    board = make_board()
-    fs = BoardFS(board)
-    fs.df()
-    board.virtual_board.disconnect_output_after(5000)
-    with pytest.raises(BoardError):
-        backup.backup_files(fs, zip_path)
-    assert zip_path.read_bytes() == b"yesterday's backup"
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["b.zip"]
