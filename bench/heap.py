@@ -51,6 +51,7 @@ from ide.project.heap_budget import CHIP_FREE_HEAP, HEADROOM  # noqa: E402
 
 NETS = {"networks": [{"ssid": "HomeWiFi", "password": "secret123", "rssi": -55, "authmode": 3}],
         "connect_delay_ms": 200}
+OTA = True  # --no-ota: the templates' ota = False
 PATHS = {"blink": ("standalone",), "wifi_portal": ("connected", "portal"),
          "web_dashboard": ("connected", "portal"), "mqtt_sensor": ("connected", "portal", "broker down"),
          "mqtt_relay": ("connected", "portal", "broker down")}
@@ -190,7 +191,7 @@ def run_path(interp: Path, shims: Path, work: Path, template: str, path: str, he
     b.config("network.json", NETS)
     b.install_template(template)
     b.set_config(mqtt_server="127.0.0.1", mqtt_port=broker_port, interval_s=1, reset_delay_s=0, wifi_timeout=3,
-                 portal_timeout_s=600, ap_password="benchpass1")
+                 portal_timeout_s=600, ap_password="benchpass1", **({} if OTA else {"ota": False}))
     wifi = {"ssid": "Elsewhere", "password": "nothere12"} if path == "portal" else \
         {"ssid": "HomeWiFi", "password": "secret123"}
     if template != "blink":
@@ -273,7 +274,11 @@ def main() -> None:
     parser.add_argument("templates", nargs="*", default=list(PATHS))
     parser.add_argument("--write", action="store_true", help="store the figures in each template.json")
     parser.add_argument("--out", default=str(ROOT / "bench" / "HEAP_RESULTS.md"))
+    parser.add_argument("--no-ota", action="store_true",
+                        help="measure with ota = False (what `mipy-studio new` writes for an ESP8266)")
     args = parser.parse_args()
+    global OTA
+    OTA = not args.no_ota
     interp = micropython_32bit()
     results = []
     with tempfile.TemporaryDirectory() as tmp_name:
