@@ -120,12 +120,9 @@ class Console:
             self._phase = "banner"
             return before + self._filter(b"")
         if self._phase == "banner":
-            self._hold += data
-            index = self._hold.find(FRIENDLY_PROMPT)
-            if index < 0:
+            rest = self._held_until(FRIENDLY_PROMPT, data)
+            if rest is None:
                 return b""
-            rest = self._hold[index + len(FRIENDLY_PROMPT):]
-            self._hold = b""
             if self.raw_mode:
                 self._phase = "raw-enter"
                 self._send_to_board(bytes([CTRL_A]))
@@ -134,12 +131,9 @@ class Console:
             banner = b"\r\n" if self._quiet_boot else self.banner
             return banner + FRIENDLY_PROMPT + self._filter(rest)
         if self._phase == "raw-enter":
-            self._hold += data
-            index = self._hold.find(RAW_REPL_BANNER)
-            if index < 0:
+            rest = self._held_until(RAW_REPL_BANNER, data)
+            if rest is None:
                 return b""
-            rest = self._hold[index + len(RAW_REPL_BANNER):]
-            self._hold = b""
             self._phase = "running"
             return (b"" if self._quiet_boot else RAW_REPL_BANNER) + self._filter(rest)
         if self.banner_expected:
@@ -155,6 +149,17 @@ class Console:
                 self.banner_expected = False
         self._track_mode(data)
         return UNIX_BANNER.sub(self.banner.split(b"\r\n")[0] + b"\r\n", data)
+
+    def _held_until(self, marker: bytes, data: bytes) -> bytes | None:
+        """Hold output until ``marker`` has come (it may arrive split across reads); then what follows it, with
+        the hold emptied. None while it has not come."""
+        self._hold += data
+        index = self._hold.find(marker)
+        if index < 0:
+            return None
+        rest = self._hold[index + len(marker):]
+        self._hold = b""
+        return rest
 
     def _track_mode(self, data: bytes) -> None:
         window = self._output_tail + data
