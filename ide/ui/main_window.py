@@ -247,7 +247,9 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.local_tree = LocalFileTree(self.settings.project_dir or os.getcwd())
+        # No project yet: the projects folder if there is one, else the home folder (a double-clicked app's
+        # working directory is / or the app bundle, not where a beginner's files are).
+        self.local_tree = LocalFileTree(self.settings.project_dir or self._first_files_folder())
         self.local_tree.use_icons(self.icons)
         self.browser = BoardFileBrowser(self)
         self.browser.may_replace_copy = self._may_replace_board_copy
@@ -934,6 +936,10 @@ class MainWindow(QMainWindow):
         """Where projects made in one click go: "MiPy Studio" in the user's documents folder."""
         from platformdirs import user_documents_dir
         return Path(user_documents_dir()) / "MiPy Studio"
+
+    def _first_files_folder(self) -> str:
+        projects = self.default_projects_dir()
+        return str(projects if projects.is_dir() else Path.home())
 
     def run_template_now(self, template: str = "blink") -> None:
         """Create ``template``'s project in the default folder (a fresh name if taken), open it and run it."""
