@@ -3,7 +3,7 @@ import asyncio
 import gc
 import json
 import config
-from mipy import app, log, secret
+from mipy import app, secret
 
 
 def read():
@@ -20,21 +20,20 @@ def read():
 async def main():
     # Imported here, after Wi-Fi is up: while the set-up portal runs, their memory is the portal's (an ESP8266
     # has about 30 KB free).
-    from mipy import mqtt
+    from mipy import mqtt, sched
     c = mqtt.MQTT(config.device_name, config.mqtt_server, config.mqtt_port, config.mqtt_user,
                   secret.get("mqtt_password"), status_topic=config.topic + "/status")
     asyncio.create_task(c.run())
 
-    await asyncio.sleep(1)
-    while True:  # a plain loop, not mipy.sched: one module less in an ESP8266's heap
-        try:
-            r = read()
-            gc.collect()
-            r["free"] = gc.mem_free()
-            c.publish(config.topic + "/reading", json.dumps(r))
-        except Exception as e:  # a sensor that does not answer this time: the next reading may work
-            log.exc(e, "reading")
-        await asyncio.sleep(config.interval_s)
+    def report():
+        r = read()
+        gc.collect()
+        r["free"] = gc.mem_free()
+        c.publish(config.topic + "/reading", json.dumps(r))
+
+    sched.every(config.interval_s, report, first=1)
+    while True:
+        await asyncio.sleep(3600)
 
 
 app.run(main, config)

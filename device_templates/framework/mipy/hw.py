@@ -5,7 +5,6 @@
 #       (no IRQ needed, so nothing runs in interrupt context); pressed (bool). Callbacks may be async.
 import asyncio
 from machine import Pin
-from mipy import log
 
 
 class Led:
@@ -55,6 +54,7 @@ class Button:
         self.task = asyncio.create_task(self._poll())
 
     async def _poll(self):
+        from mipy.sched import _call
         stable = 0
         while True:
             await asyncio.sleep_ms(10)
@@ -67,10 +67,5 @@ class Button:
                 stable = 0
                 self.pressed = down
                 fn = self.on_press if down else self.on_release
-                if fn:  # not mipy.sched's runner: importing it costs an ESP8266 about 1 KB
-                    try:
-                        r = fn()
-                        if r is not None and hasattr(r, "send"):  # a coroutine (generator in MicroPython)
-                            await r
-                    except Exception as e:  # a failing handler must not stop the button
-                        log.exc(e, "button")
+                if fn:
+                    await _call(fn)

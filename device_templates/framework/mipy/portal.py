@@ -39,14 +39,14 @@ def _unquote(s):
 
 
 async def _request(r):
-    """(method, path, form dict) of one request, or raises ValueError with the status to answer (bytes)."""
+    """(method, path, form dict) of one request, or raises ValueError with the status line to answer."""
     head = b""
     while b"\r\n\r\n" not in head:
         if len(head) > 1024:
-            raise ValueError(b"431 Headers Too Large")
+            raise ValueError("431 Headers Too Large")
         c = await r.read(256)
         if not c:
-            raise ValueError(b"400 Bad Request")
+            raise ValueError("400 Bad Request")
         head += c
     head, _, body = head.partition(b"\r\n\r\n")
     head = head.decode().lower()  # only the method, the path and Content-Length are used
@@ -57,10 +57,10 @@ async def _request(r):
         if k == "content-length":
             v = v.strip()
             if not v.isdigit() or len(v) > 3 or n:  # no sign: "-1" would read to the end; one only
-                raise ValueError(b"400 Bad Request")
+                raise ValueError("400 Bad Request")
             n = int(v)
             if n > 512:
-                raise ValueError(b"413 Payload Too Large")
+                raise ValueError("413 Payload Too Large")
     if n > len(body):
         body += await r.readexactly(n - len(body))
     form = {}
@@ -70,9 +70,8 @@ async def _request(r):
     return method, path, form
 
 
-def _start(w, status, extra=b""):
-    # Statuses as bytes: short str constants would each become a qstr, kept in RAM for good.
-    w.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/html\r\nConnection: close\r\n" + extra + b"\r\n")
+def _start(w, status, extra=""):
+    w.write(("HTTP/1.0 %s\r\nContent-Type: text/html\r\nConnection: close\r\n%s\r\n" % (status, extra)).encode())
 
 
 async def _page(w, status, nets, note):
@@ -121,35 +120,35 @@ async def _dns(ip, port):
 async def run(ssid, password, http_port=80, dns_port=53, timeout=15, give_up=None):
     nets = wifi.scan()  # before serving, so the first page already lists them
     ip = wifi.ap_start(ssid, password)
-    st = ["Choose your network.", None, time.ticks_ms()]  # the page's note, the network tried, last request
+    st = {"note": "Choose your network.", "try": None, "seen": time.ticks_ms()}
     done = asyncio.Event()
     conns = []  # tasks of the open connections, oldest first
 
     async def serve(r, w):
         try:
             method, path, form = await _request(r)
-            st[2] = time.ticks_ms()  # someone is at the form: no giving up on them
+            st["seen"] = time.ticks_ms()  # someone is at the form: no giving up on them
             if method == "get" and path == "/":
-                await _page(w, b"200 OK", nets, st[0])
+                await _page(w, "200 OK", nets, st["note"])
             elif method != "post" or path != "/save":  # captive-portal probes land here
-                _start(w, b"302 Found", ("Location: http://%s/\r\n" % ip).encode())
+                _start(w, "302 Found", "Location: http://%s/\r\n" % ip)
             else:
                 name = form.get("other") or form.get("ssid")
                 pw = form.get("password", "")
                 if not name or len(name.encode()) > 32 or len(pw) > 64:
-                    await _page(w, b"400 Bad Request", nets,
+                    await _page(w, "400 Bad Request", nets,
                                 "Choose a network (a name of up to 32 bytes, a password of up to 64).")
                 else:
                     wifi.add(name, pw)
-                    st[1] = name
-                    st[0] = "Connecting to %s..." % name
+                    st["try"] = name
+                    st["note"] = "Connecting to %s..." % name
                     done.set()
                     # answer first: the phone gets its page while the device tries the network
-                    _start(w, b"200 OK")
+                    _start(w, "200 OK")
                     w.write(("<p>Saved. Connecting to %s. <a href=/>Back</a> (reload in a few seconds for the "
                              "result)</p>" % _esc(name)).encode())
         except ValueError as e:  # a bad head or length (the status in args), bytes that are not UTF-8
-            _start(w, e.args[0] if e.args and isinstance(e.args[0], bytes) else b"400 Bad Request")
+            _start(w, e.args[0] if e.args and str(e.args[0])[:1] == "4" else "400 Bad Request")
         await w.drain()
 
     async def handle(r, w):
@@ -160,7 +159,7 @@ async def run(ssid, password, http_port=80, dns_port=53, timeout=15, give_up=Non
         try:
             await asyncio.wait_for(serve(r, w), 5)
         except asyncio.TimeoutError:
-            _start(w, b"408 Request Timeout")
+            _start(w, "408 Request Timeout")
         except Exception as e:  # CancelledError (dropped for a newer one) is a BaseException: it goes past here
             log.debug("portal: %r", e)
         finally:
@@ -180,7 +179,7 @@ async def run(ssid, password, http_port=80, dns_port=53, timeout=15, give_up=Non
                 try:
                     await asyncio.wait_for(done.wait(), 5)
                 except asyncio.TimeoutError:
-                    if time.ticks_diff(time.ticks_ms(), st[2]) > give_up * 1000:
+                    if time.ticks_diff(time.ticks_ms(), st["seen"]) > give_up * 1000:
                         log.info("portal: no one for %d s; trying the stored networks again", give_up)
                         return False
                     continue
@@ -190,10 +189,10 @@ async def run(ssid, password, http_port=80, dns_port=53, timeout=15, give_up=Non
             await asyncio.sleep_ms(300)  # let the response go out
             reason = await wifi.connect(timeout)
             if reason is None:
-                st[0] = "Connected to %s." % st[1]
+                st["note"] = "Connected to %s." % st["try"]
                 await asyncio.sleep(2)
                 return True
-            st[0] = "Could not connect: %s" % reason
+            st["note"] = "Could not connect: %s" % reason
             log.warn("portal: %s", reason)
     finally:
         dns.cancel()
