@@ -47,6 +47,8 @@ async def _wifi(c):
     t = cfg(c, "wifi_timeout", 15)
     reason = await wifi.connect(t)
     if reason and cfg(c, "portal", True):
+        import sys
+        keep_http = "mipy.http" in sys.modules  # the app's own server: stays loaded
         from mipy import portal
         wait = cfg(c, "portal_timeout_s", 300)
         pw = wifi.ap_password(cfg(c, "ap_password"))
@@ -61,6 +63,8 @@ async def _wifi(c):
             wait = min(wait * 2, cfg(c, "wifi_retry_max_s", 1800))
         del portal
         _unload("portal")
+        if not keep_http:
+            _unload("http")
     elif reason:
         log.warn("wifi: %s; retrying in the background", reason)
         asyncio.create_task(_retry(wifi, t))
