@@ -176,13 +176,16 @@ class VirtualBoard:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self._kill_process()
-        if self._host is not None:
-            self._host.close()
-        if self._line is not None:
-            self._line.close()
-        self.side_channel.close()
-        self._state_holder.cleanup()
+        # Under the bridge's lock: if the join above timed out (a loaded machine), the bridge must not be in the
+        # middle of a step, rebooting into a state folder that is being removed.
+        with self._lock:
+            self._kill_process()
+            if self._host is not None:
+                self._host.close()
+            if self._line is not None:
+                self._line.close()
+            self.side_channel.close()
+            self._state_holder.cleanup()
 
     def __enter__(self) -> "VirtualBoard":
         self.start()
@@ -340,6 +343,8 @@ class VirtualBoard:
         while self._running:
             try:
                 with self._lock:
+                    if not self._running:
+                        break  # stop() is tearing the board down: no step may start a new interpreter now
                     wait = self._step()
                 time.sleep(0) if wait <= 0 else self._wait(wait)
             except Exception:  # the bridge must never die silently: log and keep the board alive
