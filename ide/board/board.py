@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Callable
 
-from ide.board.repl import (CTRL_B, CTRL_C, CTRL_D, END_OF_OUTPUT, FRIENDLY_PROMPT, RAW_PROMPT, OutputCallback,
+from ide.board import board_code
+from ide.board.repl import (CTRL_B, CTRL_D, END_OF_OUTPUT, FRIENDLY_PROMPT, RAW_PROMPT, OutputCallback,
                             Repl, parse_traceback)
 from ide.board.serial_link import DEFAULT_LINES, LineSettings
 from ide.board.transport import Transport, open_transport
@@ -26,47 +27,6 @@ Progress = Callable[[int, int], None]
 # .mpy architecture codes (bits 2..7 of sys.implementation._mpy >> 8), for mpy-cross's -march.
 MPY_ARCH_NAMES = {0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
                   7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
-
-# 1.12-1.18 name the .mpy version sys.implementation.mpy and have no _machine (both came in 1.19, as _mpy and
-# _machine: micropython#8588); os.uname().machine says the same there.
-_INFO_CODE = """
-def _mipy_info():
-    import sys, gc, os
-    gc.collect()
-    uid = ''
-    try:
-        import machine
-        uid = ''.join('%02x' % b for b in machine.unique_id())
-    except Exception:
-        pass
-    fs = (0, 0)
-    try:
-        s = os.statvfs('/')
-        fs = (s[0] * s[2], s[0] * s[3])
-    except Exception:
-        pass
-    i = sys.implementation
-    vb = 0
-    if '/__vb_shims__' in sys.path:
-        vb = 1
-        try:
-            import json
-            with open('/__vb_state__/virtual.json') as f:
-                vb = json.load(f)['chip']['heap_scale']
-        except Exception:
-            pass
-    m = getattr(i, '_machine', '')
-    if not m:
-        try:
-            m = os.uname().machine
-        except Exception:
-            pass
-    print(repr((tuple(i.version), sys.platform, m, getattr(i, '_mpy', getattr(i, 'mpy', 0)),
-                gc.mem_free(), gc.mem_alloc(), fs, uid, vb)))
-_mipy_info()
-del _mipy_info
-"""
-
 
 @dataclasses.dataclass(frozen=True)
 class BoardInfo:
@@ -255,7 +215,7 @@ class Board:
         return self.transport.read_until(FRIENDLY_PROMPT, timeout, "booting after hard reset", on_output)
 
     def info(self) -> BoardInfo:
-        return parse_info(self.exec(_INFO_CODE).decode("utf-8", "replace").strip())
+        return parse_info(self.exec(board_code.INFO).decode("utf-8", "replace").strip())
 
     # --- friendly REPL passthrough for a terminal -----------------------------------------------------------
 
