@@ -23,25 +23,15 @@ def _offset(text: str | None) -> int | None:
 
 def _flash(args: argparse.Namespace) -> int:
     from ide.flasher.flash import flash_firmware
+    from ide.flasher.messages import describe_write
     port = require_port(args)
     result = flash_firmware(port, Path(args.firmware), chip=args.chip, erase=args.erase, baud=args.flash_baud,
                             offset=_offset(args.offset), keep_files=args.keep_files,
                             stay_in_bootloader=args.stay_in_bootloader, only_changes=not args.write_all,
                             progress=ProgressBar("Writing"))
-    name = result.chip.chip.display_name
-    if result.unchanged:
-        what = f"The {name} already held this firmware at 0x{result.offset:x}: nothing written"
-    elif result.sectors_written < result.sectors_total:
-        what = (f"Wrote the {result.sectors_written} changed of {result.sectors_total} sectors to the {name} at "
-                f"0x{result.offset:x}")
-    else:
-        what = f"Wrote {result.size} bytes to the {name} at 0x{result.offset:x}"
     after = "board left in its bootloader" if args.stay_in_bootloader else "board reset"
-    print(f"{what} in {result.seconds:.1f} s (md5 {result.md5}); {after}.")
-    if result.fell_back_from:
-        print(f"The line failed at {result.fell_back_from} baud; the write finished at {result.baud} baud.")
-    if result.files_kept:
-        print("The file system was saved first and written back: your files are kept.")
+    print(f"{result.chip.chip.display_name}: {describe_write(result)} MD5 {result.md5}, {result.seconds:.1f} s; "
+          f"{after}.")
     return 0
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ide.explain import explains
 from ide.flasher import errors
+
+if TYPE_CHECKING:
+    from ide.flasher.flash import FlashResult
 
 
 def _size(count: int) -> str:
@@ -168,3 +173,21 @@ def _download(error: errors.DownloadFailed) -> str:
 @explains(errors.DownloadChecksumMismatch)
 def _checksum(error: errors.DownloadChecksumMismatch) -> str:
     return "The downloaded firmware is damaged (its checksum is wrong). It was deleted; download it again."
+
+
+def describe_write(result: FlashResult) -> str:
+    """What a write did, in sentences for the window and the command line: all of it, only the changed sectors, or
+    nothing; a fallback to 115200; the files kept."""
+    if result.unchanged:
+        text = f"The board already held this firmware at 0x{result.offset:x}: nothing was written, only verified."
+    elif result.sectors_written < result.sectors_total:
+        text = (f"Only what changed was written: {result.sectors_written} of {result.sectors_total} sectors at "
+                f"0x{result.offset:x}, verified.")
+    else:
+        text = f"Wrote and verified {result.size:,} bytes at 0x{result.offset:x}."
+    if result.fell_back_from:
+        text += (f" The connection failed at {result.fell_back_from} baud, so the write finished at "
+                 f"{result.baud} baud.")
+    if result.files_kept:
+        text += " Your files were saved first and put back."
+    return text

@@ -33,6 +33,7 @@ from ide.board.ports import list_board_ports
 from ide.errors import Cancelled, MipyError
 from ide.explain import explain
 from ide.flasher import flash
+from ide.flasher.messages import describe_write
 from ide.flasher.catalog import Catalog, FirmwareEntry, default_cache_dir, download_firmware, load_catalog
 from ide.flasher.esp_sim.local import SIMULATED_PORT, SIMULATED_PORT_LABEL, LocalSimulatedChip
 from ide.flasher.images import micropython_version_in
@@ -214,23 +215,6 @@ class FlasherWorker(QObject):
             flasher_log.setLevel(previous_level)
         self.sig_flashed.emit(FlashOutcome(result, info, path, uname, implementation,
                                            micropython_version_in(path.read_bytes())))
-
-
-def describe_write(result: flash.FlashResult) -> str:
-    """One sentence on what the write did: all of it, only the changed sectors, or nothing."""
-    if result.unchanged:
-        text = f"The board already held this firmware at 0x{result.offset:x}: nothing was written, only verified."
-    elif result.sectors_written < result.sectors_total:
-        text = (f"Only what changed was written: {result.sectors_written} of {result.sectors_total} sectors at "
-                f"0x{result.offset:x}, verified.")
-    else:
-        text = f"Written and verified: {result.size:,} bytes at 0x{result.offset:x}."
-    if result.fell_back_from:
-        text += (f" The connection failed at {result.fell_back_from} baud, so the write finished at "
-                 f"{result.baud} baud.")
-    if result.files_kept:
-        text += " Your files were saved first and put back."
-    return text
 
 
 def _message_label(style: str) -> QLabel:
