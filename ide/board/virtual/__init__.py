@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path  # noqa: F401  (tests patch process.PROC_STATUS with a Path)
 
 from ide.board.virtual import profiles
-from ide.board.virtual.board import (DEFAULT_FS_SIZE, DEFAULT_HEAP, SIGINT_SPACING_S, VirtualBoard,
+from ide.board.virtual.board import (SIGINT_SPACING_S, VirtualBoard,
                                      VirtualBoardConfig)
 from ide.board.virtual.console import (BOOT_SENTINEL, FRIENDLY_PROMPT, MACHINE_RESET_CAUSE, RAW_REPL_BANNER,
                                        ROM_BOOT_TEXT, ROM_RESET_CODES, SOFT_REBOOT, UNIX_BANNER)
@@ -38,7 +38,7 @@ VIRTUAL_PORT_NAME = "virtual"
 ESP32_BANNER = profiles.banner(profiles.ESP32, profiles.firmware(None))
 
 __all__ = [
-    "BOOT_SENTINEL", "DEFAULT_FS_SIZE", "DEFAULT_HEAP", "DIE_WITH_PARENT", "ESP32_BANNER", "ESP32_STDIN_BUFFER",
+    "BOOT_SENTINEL", "DIE_WITH_PARENT", "ESP32_BANNER", "ESP32_STDIN_BUFFER",
     "FRIENDLY_PROMPT", "MACHINE_RESET_CAUSE", "PRELOADED_SHIMS", "RAW_REPL_BANNER", "ROM_BOOT_TEXT",
     "ROM_RESET_CODES", "SHIMS_DIR", "SIGINT_SPACING_S", "SOFT_REBOOT", "START_SCRIPT", "UNIX_BANNER",
     "UNREAD_OUTPUT_DROP_S", "VIRTUAL_PORT_NAME", "VirtualBoard", "VirtualBoardConfig", "Wire", "caught_signals",

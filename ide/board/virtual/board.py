@@ -37,11 +37,6 @@ log = logging.getLogger(__name__)
 
 # Two SIGINTs closer than this kill the unix port (the second lands before the first is handled).
 SIGINT_SPACING_S = 0.05
-# An ESP32 with MicroPython and no PSRAM has about 110 KB free at the prompt. The virtual board's heap also
-# holds the hardware shims (machine, network...: about 35 KB once imported), which on a chip live in flash.
-DEFAULT_HEAP = 160 * 1024
-# The "vfs" partition of a 4 MB ESP32 MicroPython build.
-DEFAULT_FS_SIZE = 2 * 1024 * 1024
 
 
 @dataclasses.dataclass

@@ -270,7 +270,7 @@ class SideChannel:
         try:
             number = int(str(pin).upper().removeprefix("GPIO"))
         except ValueError:
-            raise UsageError(str(pin), f"not a pin number (use e.g. 0 or GPIO0)") from None
+            raise UsageError(str(pin), "not a pin number (use e.g. 0 or GPIO0)") from None
         if number not in allowed:
             raise UsageError(f"GPIO{number}", f"this chip has no {what} {number} (it has {allowed[0]} to "
                                               f"{allowed[-1]}{'' if len(allowed) == allowed[-1] + 1 else ', not all'})")
